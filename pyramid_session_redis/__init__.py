@@ -1,0 +1,54 @@
+"""Server-side Pyramid sessions in Redis: lazy, and one Redis command per request.
+
+The public face only; each piece lives in a module of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .cookies import check_response_allow_cookies
+from .factory import SessionFactory, make_factory
+from .options import parse_settings, settings_key
+from .session import RedisSession
+
+__version__ = "2.0.0.dev0"
+
+__all__ = [
+    "RedisSessionFactory",
+    "session_factory_from_settings",
+    "includeme",
+    "check_response_allow_cookies",
+    "RedisSession",
+]
+
+
+def RedisSessionFactory(**options: Any) -> SessionFactory:
+    """Build a Pyramid session factory that keeps sessions in Redis.
+
+    Every option is a keyword; the settings reference (``docs/settings.rst``,
+    generated from ``pyramid_session_redis.options``) lists them with their
+    defaults.  The common ones::
+
+        RedisSessionFactory(
+            secret="a long random string",     # or cookie_signer=...
+            timeout=1200,                      # seconds of inactivity
+            redis_url="redis://localhost:6379/0",
+            cookie_secure=True,
+        )
+
+    An unknown option, a wrong value or an impossible combination raises
+    ``pyramid_session_redis.exceptions.InvalidSetting`` (a Pyramid
+    ``ConfigurationError`` and a ``ValueError``) that names it.
+    """
+    return make_factory(options)
+
+
+def session_factory_from_settings(settings: Mapping[str, Any]) -> SessionFactory:
+    """Build the factory from the ``redis.sessions.*`` keys of Pyramid settings."""
+    return make_factory(parse_settings(settings), settings_key)
+
+
+def includeme(config: Any) -> None:
+    """``config.include('pyramid_session_redis')``: configure sessions from the settings."""
+    config.set_session_factory(session_factory_from_settings(config.registry.settings))

@@ -1,0 +1,48 @@
+"""Building the Redis client a factory uses.
+
+One client, and so one connection pool, per factory, shared by all requests
+and threads.  redis-py connects lazily, so building it needs no server.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict
+
+import redis
+
+DEFAULT_URL = "redis://localhost:6379/0"
+
+
+def redis_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``redis_*`` options, named as redis-py names them (minus None values)."""
+    out = {
+        "host": options["redis_host"],
+        "port": options["redis_port"],
+        "db": options["redis_db"],
+        "password": options["redis_password"],
+        "socket_timeout": options["redis_socket_timeout"],
+        "unix_socket_path": options["redis_unix_socket_path"],
+        "encoding": options["redis_encoding"],
+        "encoding_errors": options["redis_encoding_errors"],
+        "connection_pool": options["redis_connection_pool"],
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def build_client(options: Dict[str, Any]) -> redis.Redis:
+    """A client from ``redis_url``, a pool, or host/port/socket options.
+
+    With no Redis location given at all, ``$REDIS_URL`` is used, then
+    ``redis://localhost:6379/0``.
+    """
+    kwargs = redis_options(options)
+    url = options["redis_url"]
+    located = url or any(k in kwargs for k in ("host", "port", "unix_socket_path", "connection_pool"))
+    if not located:
+        url = os.environ.get("REDIS_URL") or DEFAULT_URL
+    if url:
+        # What the URL says wins over the keyword options (redis-py's rule).
+        kwargs.pop("connection_pool", None)
+        return redis.Redis.from_url(url, **kwargs)
+    return redis.Redis(**kwargs)

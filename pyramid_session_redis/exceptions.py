@@ -1,0 +1,74 @@
+"""Public errors.
+
+Everything that can be wrong with an *incoming* session is an ``InvalidSession``
+subclass: the library catches it, reports it to ``func_invalid_logger`` and
+starts a new session.  The other errors here are raised to the application.
+"""
+
+from __future__ import annotations
+
+from pyramid.exceptions import ConfigurationError
+
+__all__ = [
+    "InvalidSession",
+    "InvalidSession_NoSessionCookie",
+    "InvalidSession_BadCookie",
+    "InvalidSession_NotInBackend",
+    "InvalidSession_DeserializationError",
+    "InvalidSession_PayloadTimeout",
+    "InvalidSession_PayloadLegacy",
+    "RawDeserializationError",
+    "InvalidSetting",
+]
+
+
+class InvalidSession(Exception):
+    """Base class: the incoming session could not be used; a new one replaces it."""
+
+
+class InvalidSession_NoSessionCookie(InvalidSession):
+    """The request carried no session cookie (an ordinary first visit)."""
+
+
+class InvalidSession_BadCookie(InvalidSession_NoSessionCookie):
+    """A session cookie was sent but could not be verified.
+
+    Its signature is wrong (a forged cookie, or a changed ``secret``), or it is
+    malformed, oversized or not ASCII.  It subclasses
+    ``InvalidSession_NoSessionCookie`` because, as far as the session is
+    concerned, no usable cookie was sent; loggers written for the 1.x classes
+    keep counting it there.
+    """
+
+
+class InvalidSession_NotInBackend(InvalidSession):
+    """The cookie was valid but Redis holds no session under its id (expired or evicted)."""
+
+
+class InvalidSession_DeserializationError(InvalidSession):
+    """The stored payload could not be decoded (only with ``deserialized_fails_new``)."""
+
+
+class InvalidSession_PayloadTimeout(InvalidSession):
+    """The payload's own expiry (``python_expires``) has passed."""
+
+
+class InvalidSession_PayloadLegacy(InvalidSession):
+    """The stored payload has an unknown version or format (for example pickle bytes
+    read by the JSON serializer)."""
+
+
+class RawDeserializationError(Exception):
+    """A stored payload could not be decoded and ``deserialized_fails_new`` is off.
+
+    ``args[0]`` is the exception raised by the deserializer.  This is raised to
+    the application, on purpose: a wrong ``deserialize`` setting should be loud.
+    """
+
+
+class InvalidSetting(ConfigurationError, ValueError):
+    """A session option has a wrong name, type, value or combination.
+
+    A ``pyramid.exceptions.ConfigurationError`` (what Pyramid apps expect at
+    start-up) that is also a ``ValueError`` (what the 1.x factory raised).
+    """

@@ -1,0 +1,98 @@
+"""Turning validated options into a session factory.
+
+Everything that does not depend on the request is worked out here, once:
+the expiry rules, the cookie settings and signer, the serializer, the Redis
+client.  Per request the factory only builds a lazy ``RedisSession``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Callable, Dict, Optional
+
+from pyramid.interfaces import ISessionFactory
+from zope.interface import implementer
+
+from . import options as option_table
+from .connection import build_client, redis_options
+from .cookies import CookieJar, SessionIdSigner, _plausible_id
+from .exceptions import InvalidSetting
+from .payload import json_deserialize, json_serialize
+from .policy import resolve_rules
+from .session import RedisSession
+from .store import RedisStore
+
+
+def default_id_generator() -> str:
+    """256 random bits from ``secrets``, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+@implementer(ISessionFactory)
+class SessionFactory:
+    """Callable with a request, returning its ``RedisSession``.
+
+    ``options`` holds every option, validated and with defaults filled in.
+    """
+
+    def __init__(self, options: Dict[str, Any]):
+        self.options = options
+        self.rules = resolve_rules(options)
+        signer = options["cookie_signer"] or SessionIdSigner(options["secret"])
+        self.cookies = CookieJar(options, signer)
+        self.serialize: Callable[[Any], Any] = options["serialize"] or json_serialize
+        self.deserialize: Callable[[bytes], Any] = options["deserialize"] or json_deserialize
+        self.new_id: Callable[[], str] = options["id_generator"] or default_id_generator
+        self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
+        self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]
+        self.cookie_on_exception: bool = options["cookie_on_exception"]
+        self.deserialized_fails_new = bool(options["deserialized_fails_new"])
+        self._check_id_generator()
+        self._client_callable = options["redis_client_callable"]
+        if self._client_callable is None:
+            self.store: Any = RedisStore(build_client(options), options["prefix"])
+            self._redis_options: Dict[str, Any] = {}
+        else:
+            self.store = None
+            self._redis_options = redis_options(options)
+
+    def _check_id_generator(self) -> None:
+        try:
+            sample = self.new_id()
+        except Exception as exc:
+            raise InvalidSetting(f"id_generator failed when called: {exc!r}") from exc
+        if not _plausible_id(sample):
+            raise InvalidSetting(
+                f"id_generator returned {sample!r}: it must return a str of 1-256 printable ASCII characters without spaces"
+            )
+
+    def __call__(self, request: Any) -> RedisSession:
+        session = RedisSession(request, self)
+        if self._client_callable is not None:
+            # The 1.x contract: the callable is given the request and the redis options.
+            callable_, opts = self._client_callable, self._redis_options
+            session_store = RedisStore(prefix=self.options["prefix"], client_for=lambda: callable_(request, **opts))
+            session._factory = _PerRequest(self, session_store)
+        return session
+
+    @property
+    def client(self) -> Any:
+        """The shared Redis client (None with ``redis_client_callable``)."""
+        return self.store.client if self.store is not None else None
+
+
+class _PerRequest:
+    """The factory, seen by one session, with a store of its own."""
+
+    __slots__ = ("_factory", "store")
+
+    def __init__(self, factory: SessionFactory, store: RedisStore):
+        self._factory = factory
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory, name)
+
+
+def make_factory(kwargs: Dict[str, Any], shown_as: Callable[[str], str] = str) -> SessionFactory:
+    return SessionFactory(option_table.validate(kwargs, shown_as))

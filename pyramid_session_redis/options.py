@@ -1,0 +1,389 @@
+"""The one table of options.
+
+Every option is declared here once: name, kind, default and a one-line doc.
+This table drives keyword validation (``RedisSessionFactory(**kw)``), ini
+parsing (``redis.sessions.<name>``) and the settings reference in the docs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from pyramid.path import DottedNameResolver
+
+from .exceptions import InvalidSetting
+
+SETTINGS_PREFIX = "redis.sessions."
+
+_TRUE = frozenset(("true", "1", "yes", "on", "t", "y"))
+_FALSE = frozenset(("false", "0", "no", "off", "f", "n"))
+
+
+# -- kinds ------------------------------------------------------------------
+# A kind knows how to check a Python value and how to read an ini string.
+# ``check`` returns the normalised value or raises ValueError with the
+# sentence "accepts ..." that the error message will show.
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # shown in the settings reference
+    accepts: str  # shown in error messages
+    check: Callable[[Any], Any]
+    from_ini: Callable[[str], Any]
+
+
+def _none_word(text: str) -> bool:
+    return text.strip() in ("None", "none", "")
+
+
+def _check_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError
+
+
+def _ini_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError
+
+
+def _check_opt_bool(value: Any) -> Optional[bool]:
+    return None if value is None else _check_bool(value)
+
+
+def _ini_opt_bool(text: str) -> Optional[bool]:
+    return None if _none_word(text) else _ini_bool(text)
+
+
+def _check_count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError
+
+
+def _ini_count(text: str) -> int:
+    return _check_count(int(text.strip()))
+
+
+def _check_opt_count(value: Any) -> Optional[int]:
+    return None if value is None else _check_count(value)
+
+
+def _ini_opt_count(text: str) -> Optional[int]:
+    return None if _none_word(text) else _ini_count(text)
+
+
+def _check_seconds(value: Any) -> Optional[int]:
+    """A duration where 0 and None both mean 'none'."""
+    value = _check_opt_count(value)
+    return value or None
+
+
+def _ini_seconds(text: str) -> Optional[int]:
+    return None if _none_word(text) else _check_seconds(int(text.strip()))
+
+
+def _check_opt_float(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ValueError
+
+
+def _ini_opt_float(text: str) -> Optional[float]:
+    return None if _none_word(text) else _check_opt_float(float(text.strip()))
+
+
+def _check_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError
+
+
+def _check_opt_str(value: Any) -> Optional[str]:
+    return None if value is None else _check_str(value)
+
+
+def _ini_opt_str(text: str) -> Optional[str]:
+    return None if text.strip() == "None" else text
+
+
+def _check_callable(value: Any) -> Optional[Callable[..., Any]]:
+    if value is None or callable(value):
+        return value
+    raise ValueError
+
+
+def _resolve_dotted(text: str) -> Any:
+    text = text.strip()
+    if _none_word(text):
+        return None
+    try:
+        return DottedNameResolver(None).resolve(text)
+    except Exception as exc:  # ImportError, AttributeError, ValueError...
+        raise ValueError(f"cannot import it ({exc})") from exc
+
+
+def _check_signer(value: Any) -> Any:
+    if value is None or (callable(getattr(value, "loads", None)) and callable(getattr(value, "dumps", None))):
+        return value
+    raise ValueError
+
+
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+def _check_samesite(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() in _SAMESITE:
+        return _SAMESITE[value.lower()]
+    raise ValueError
+
+
+def _ini_samesite(text: str) -> Optional[str]:
+    # In ini, "None" here is the SameSite=None attribute value, as it was in
+    # 1.x (which passed the string through).  An empty value omits the attribute.
+    return None if not text.strip() else _check_samesite(text.strip())
+
+
+def _check_expires(value: Any) -> Any:
+    if value is None or isinstance(value, (datetime.datetime, datetime.timedelta)):
+        return value
+    raise ValueError
+
+
+def _python_only(text: str) -> Any:
+    raise ValueError("it can only be given in Python, not in an ini file")
+
+
+def _check_any(value: Any) -> Any:
+    return value
+
+
+BOOL = Kind("bool", "true or false", _check_bool, _ini_bool)
+OPT_BOOL = Kind("bool or None", "true, false or None", _check_opt_bool, _ini_opt_bool)
+COUNT = Kind("int", "a whole number >= 0", _check_count, _ini_count)
+OPT_COUNT = Kind("int or None", "a whole number >= 0, or None", _check_opt_count, _ini_opt_count)
+SECONDS = Kind("seconds", "a whole number of seconds >= 0 (0 or None: none)", _check_seconds, _ini_seconds)
+OPT_FLOAT = Kind("float or None", "a number of seconds > 0, or None", _check_opt_float, _ini_opt_float)
+STR = Kind("str", "a string", _check_str, str)
+OPT_STR = Kind("str or None", "a string, or None", _check_opt_str, _ini_opt_str)
+CALLABLE = Kind("callable", "a callable (in ini: a dotted Python name)", _check_callable, _resolve_dotted)
+SIGNER = Kind(
+    "signer",
+    "an object with loads() and dumps() (in ini: a dotted Python name)",
+    _check_signer,
+    _resolve_dotted,
+)
+SAMESITE = Kind("Strict|Lax|None", '"Strict", "Lax", "None", or None to omit', _check_samesite, _ini_samesite)
+EXPIRES = Kind(
+    "datetime or timedelta",
+    "a datetime.datetime, a datetime.timedelta, or None (Python only)",
+    _check_expires,
+    _python_only,
+)
+POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_any, _python_only)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: Kind
+    default: Any
+    doc: str
+    group: str
+
+
+_OPTIONS: Tuple[Option, ...] = (
+    # -- signing ------------------------------------------------------------
+    Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing"),
+    Option("cookie_signer", SIGNER, None, "An object with `dumps(str) -> bytes` and `loads(bytes) -> str` (raising ValueError on bad input) that signs the cookie instead of `secret`.", "Cookie signing"),
+    # -- expiry policy --------------------------------------------------------
+    Option("timeout", SECONDS, 1200, "Seconds of inactivity after which a session expires. 0 or None: sessions never time out.", "Expiry and persistence"),
+    Option("timeout_trigger", OPT_COUNT, None, "Push the expiry forward only once less than this many seconds remain, so most reads write nothing. Implies `python_expires`. In LRU mode (`set_redis_ttl = false`) it defaults to half the timeout; 0 turns it off.", "Expiry and persistence"),
+    Option("python_expires", OPT_BOOL, None, "Also store the expiry in the payload and check it on load. None (the default) turns it on only where it is needed: LRU mode and `timeout_trigger`.", "Expiry and persistence"),
+    Option("set_redis_ttl", BOOL, True, "Give session keys a Redis TTL. False runs Redis as an LRU cache: no TTL is ever sent and the expiry lives in the payload.", "Expiry and persistence"),
+    Option("set_redis_ttl_readheavy", OPT_BOOL, None, "Refresh the TTL together with the read (GETEX) and send nothing at the end of a read-only request. Needs a timeout and Redis TTLs; not with `timeout_trigger` or `python_expires`. This is already what the defaults do.", "Expiry and persistence"),
+    Option("detect_changes", BOOL, True, "Detect changes inside mutable values (`session['cart']['n'] += 1`) by comparing the serialized payload at the end of the request.", "Expiry and persistence"),
+    Option("deserialized_fails_new", OPT_BOOL, None, "Treat a payload that cannot be decoded as an invalid session (start a new one, report `InvalidSession_DeserializationError`) instead of raising `RawDeserializationError`.", "Expiry and persistence"),
+    Option("invalidate_empty_session", BOOL, True, "When a request empties a stored session, delete it from Redis and delete the cookie.", "Expiry and persistence"),
+    # -- cookie ---------------------------------------------------------------
+    Option("cookie_name", STR, "session", "Name of the session cookie.", "Cookie"),
+    Option("cookie_max_age", OPT_COUNT, None, "Max-Age of the cookie in seconds; None makes a browser-session cookie.", "Cookie"),
+    Option("cookie_path", STR, "/", "Path of the cookie.", "Cookie"),
+    Option("cookie_domain", OPT_STR, None, "Domain of the cookie; None: the host that set it.", "Cookie"),
+    Option("cookie_secure", BOOL, False, "Send the cookie over HTTPS only. Turn it on in production.", "Cookie"),
+    Option("cookie_httponly", BOOL, True, "Hide the cookie from JavaScript.", "Cookie"),
+    Option("cookie_samesite", SAMESITE, "Lax", "SameSite attribute of the cookie: Strict, Lax or None (None needs `cookie_secure`). Python None or an empty ini value omits it.", "Cookie"),
+    Option("cookie_expires", EXPIRES, None, "Expires attribute of the cookie (Python only). Prefer `cookie_max_age`.", "Cookie"),
+    Option("cookie_comment", OPT_STR, None, "Comment attribute of the cookie.", "Cookie"),
+    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response.", "Cookie"),
+    # -- redis ----------------------------------------------------------------
+    Option("redis_url", OPT_STR, None, "Redis URL (redis://, rediss://, unix://). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
+    Option("redis_host", OPT_STR, None, "Redis host (default localhost).", "Redis connection"),
+    Option("redis_port", OPT_COUNT, None, "Redis port (default 6379).", "Redis connection"),
+    Option("redis_db", COUNT, 0, "Redis database number.", "Redis connection"),
+    Option("redis_password", OPT_STR, None, "Redis password.", "Redis connection"),
+    Option("redis_socket_timeout", OPT_FLOAT, None, "Seconds to wait for a Redis reply before failing.", "Redis connection"),
+    Option("redis_unix_socket_path", OPT_STR, None, "Path of a Redis unix socket (instead of host and port).", "Redis connection"),
+    Option("redis_encoding", STR, "utf-8", "Encoding redis-py uses for str values.", "Redis connection"),
+    Option("redis_encoding_errors", STR, "strict", "Error handling of that encoding.", "Redis connection"),
+    Option("redis_connection_pool", POOL, None, "A ready redis-py connection pool (Python only).", "Redis connection"),
+    Option("redis_client_callable", CALLABLE, None, "`f(request, **redis_options)` returning a Redis client; full control over the client.", "Redis connection"),
+    Option("prefix", STR, "", "Prefix of the Redis keys: a session is stored under `prefix + id`; the cookie carries only the id.", "Redis connection"),
+    # -- hooks ----------------------------------------------------------------
+    Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
+    Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
+    Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
+    Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for cacheable responses). See `check_response_allow_cookies`.", "Serialization and hooks"),
+    Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
+)
+
+OPTIONS: Dict[str, Option] = {opt.name: opt for opt in _OPTIONS}
+
+# Keyword names of the 1.x factory that 1.8 removed, for a helpful error.
+RENAMED = {
+    "url": "redis_url",
+    "host": "redis_host",
+    "port": "redis_port",
+    "db": "redis_db",
+    "password": "redis_password",
+    "client_callable": "redis_client_callable",
+    "socket_timeout": "redis_socket_timeout",
+    "connection_pool": "redis_connection_pool",
+    "charset": "redis_encoding",
+    "errors": "redis_encoding_errors",
+    "unix_socket_path": "redis_unix_socket_path",
+}
+
+
+def _unknown(name: str, shown: str) -> InvalidSetting:
+    hint = ""
+    if name in RENAMED:
+        hint = f"; it was renamed to {RENAMED[name]!r}"
+    else:
+        close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.7)
+        if close:
+            hint = f"; did you mean {shown.replace(name, close[0])!r}?"
+    return InvalidSetting(f"unknown session option {shown!r}{hint}")
+
+
+def _bad(opt: Option, shown: str, value: Any, why: str = "") -> InvalidSetting:
+    detail = f" ({why})" if why else ""
+    return InvalidSetting(f"{shown} = {value!r} is not valid{detail}: {opt.name} accepts {opt.kind.accepts}")
+
+
+def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) -> Dict[str, Any]:
+    """Check keyword options against the table; return every option, defaults filled in."""
+    values = {name: opt.default for name, opt in OPTIONS.items()}
+    for name, value in kwargs.items():
+        opt = OPTIONS.get(name)
+        if opt is None:
+            raise _unknown(name, shown_as(name))
+        try:
+            values[name] = opt.kind.check(value)
+        except ValueError:
+            raise _bad(opt, shown_as(name), value) from None
+    _check_combinations(values, shown_as)
+    return values
+
+
+def parse_settings(settings: Mapping[str, Any]) -> Dict[str, Any]:
+    """Read the ``redis.sessions.*`` keys of Pyramid settings into keyword options.
+
+    Strings are coerced by each option's kind; values that are already Python
+    objects (settings built in code) are passed through to ``validate``.
+    """
+    options: Dict[str, Any] = {}
+    for key, raw in settings.items():
+        if not key.startswith(SETTINGS_PREFIX):
+            continue
+        name = key[len(SETTINGS_PREFIX):]
+        opt = OPTIONS.get(name)
+        if opt is None:
+            raise _unknown(name, key)
+        if isinstance(raw, str):
+            try:
+                raw = opt.kind.from_ini(raw)
+            except ValueError as exc:
+                raise _bad(opt, key, raw, str(exc)) from None
+        options[name] = raw
+    return options
+
+
+def settings_key(name: str) -> str:
+    return SETTINGS_PREFIX + name
+
+
+def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) -> None:
+    s = shown_as
+    if (values["secret"] is None) == (values["cookie_signer"] is None):
+        raise InvalidSetting(f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)")
+    if values["secret"] is not None and not values["secret"].strip():
+        raise InvalidSetting(f"{s('secret')} is empty: use a long random string")
+    if values["set_redis_ttl_readheavy"]:
+        if not values["timeout"]:
+            raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} needs a {s('timeout')}")
+        if not values["set_redis_ttl"]:
+            raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} needs {s('set_redis_ttl')} = true")
+        if values["timeout_trigger"]:
+            raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} cannot be used with {s('timeout_trigger')}")
+        if values["python_expires"]:
+            raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} cannot be used with {s('python_expires')} = true")
+    if (values["serialize"] is None) != (values["deserialize"] is None):
+        raise InvalidSetting(f"give {s('serialize')} and {s('deserialize')} together, or neither (JSON)")
+    if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
+        raise InvalidSetting(
+            f"{s('cookie_samesite')} = 'None' needs {s('cookie_secure')} = true; browsers drop such cookies otherwise"
+        )
+    if values["redis_client_callable"] is not None and values["redis_connection_pool"] is not None:
+        raise InvalidSetting(f"give {s('redis_client_callable')} or {s('redis_connection_pool')}, not both")
+
+
+def reference_rst() -> str:
+    """The settings reference page, generated from the table (docs/settings.rst)."""
+    lines = [
+        ".. This file is generated from pyramid_session_redis/options.py by",
+        "   ``python -m pyramid_session_redis.options > docs/settings.rst``; do not edit.",
+        "",
+        "Settings reference",
+        "==================",
+        "",
+        "Every option can be given as a keyword of ``RedisSessionFactory`` or, in an",
+        "ini file, as ``redis.sessions.<name>`` (except the few marked *Python only*).",
+        "In ini files, booleans are ``true``/``false`` (also ``1``/``0``, ``yes``/``no``,",
+        "``on``/``off``), ``None`` means Python ``None``, and callables are dotted",
+        "Python names such as ``myapp.sessions.log_invalid``.  An unknown key, a wrong",
+        "value or an impossible combination stops the application at start-up with a",
+        "message naming the setting.",
+        "",
+    ]
+    group = None
+    for opt in _OPTIONS:
+        if opt.group != group:
+            group = opt.group
+            lines += [group, "-" * len(group), ""]
+        default = "JSON" if opt.name in ("serialize", "deserialize") else repr(opt.default)
+        lines += [
+            f"``{opt.name}``",
+            f"    *{opt.kind.name}*, default ``{default}``; ini: ``{settings_key(opt.name)}``"
+            + (" (Python only)" if opt.kind.from_ini is _python_only else ""),
+            "",
+            "    " + opt.doc.replace("`", "``").replace("````", "``"),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(reference_rst(), end="")

@@ -1,0 +1,97 @@
+"""The stored format of a session, and the default serializer.
+
+A payload is a small dict with one-letter keys, the same layout the 1.x
+releases stored, so that their sessions stay readable with a pickle serializer::
+
+    {"m": {...},   # the managed dict: what the application put in the session
+     "c": 1700000000,  # created, whole seconds since the epoch
+     "v": 1,       # payload version
+     "t": 1200,    # this session's timeout, when it has one
+     "x": 1700001200}  # its expiry, only when the expiry is tracked in the payload
+
+The serialized bytes read from Redis are kept as they are: comparing them with
+a fresh serialization tells whether anything changed, with no hashing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, NamedTuple, Optional
+
+from .exceptions import InvalidSession_PayloadLegacy
+
+VERSION = 1
+
+Serialize = Callable[[Dict[str, Any]], Any]
+Deserialize = Callable[[bytes], Any]
+
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_json_decode = json.loads
+
+
+def json_serialize(payload: Dict[str, Any]) -> bytes:
+    """Compact JSON, UTF-8.  Values must be JSON types (str, int, float, bool,
+    None, list, dict with str keys); tuples come back as lists."""
+    try:
+        return _json_encode(payload).encode("utf-8")
+    except TypeError as exc:
+        raise TypeError(
+            f"a session value cannot be stored as JSON ({exc}); store JSON types only, "
+            "or configure a serializer that handles it (serialize/deserialize)"
+        ) from exc
+
+
+def json_deserialize(raw: bytes) -> Any:
+    if raw[:1] == b"\x80":
+        # A pickle stream (protocol 2+), as written by 1.x with its default
+        # serializer.  It is never unpickled here: report it as a legacy payload.
+        raise InvalidSession_PayloadLegacy("payload is pickle data; the JSON serializer does not read pickle")
+    return _json_decode(raw)
+
+
+class Payload(NamedTuple):
+    """A decoded payload."""
+
+    data: Dict[str, Any]
+    created: int
+    timeout: Optional[int]
+    expires: Optional[int]
+
+
+class MalformedPayload(ValueError):
+    """Decoded, with our version, but not shaped like a payload."""
+
+
+def encode(data: Dict[str, Any], created: int, timeout: Optional[int], expires: Optional[int]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"m": data, "c": created, "v": VERSION}
+    if timeout:
+        out["t"] = timeout
+    if expires is not None:
+        out["x"] = expires
+    return out
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedPayload(f"expected a number, got {type(value).__name__}")
+    return int(value)
+
+
+def decode(obj: Any) -> Payload:
+    """Check a deserialized payload.
+
+    Raises ``InvalidSession_PayloadLegacy`` for something that is not a payload
+    of a version we know, ``MalformedPayload`` for a damaged one.
+    """
+    if not isinstance(obj, dict) or obj.get("v") != VERSION:
+        version = obj.get("v") if isinstance(obj, dict) else None
+        raise InvalidSession_PayloadLegacy(f"unknown payload version {version!r}")
+    data = obj.get("m")
+    if not isinstance(data, dict):
+        raise MalformedPayload("payload has no managed dict")
+    created = _int_or_none(obj.get("c"))
+    if created is None:
+        raise MalformedPayload("payload has no creation time")
+    return Payload(data, created, _int_or_none(obj.get("t")), _int_or_none(obj.get("x")))

@@ -1,0 +1,585 @@
+"""RedisSession: the ISession a view sees.
+
+The session is lazy: it holds the request and the factory's shared settings,
+and nothing else until the view reads or writes it.  Then it loads the payload
+once (one Redis command), keeps the bytes it loaded as the fingerprint, and
+from there on only records what happened.  Two callbacks registered on first
+use settle the cookie (response callback) and storage (finished callback),
+each after asking ``policy``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+from pyramid.interfaces import ISession
+from zope.interface import implementer
+
+from . import payload as payload_format
+from .exceptions import (
+    InvalidSession,
+    InvalidSession_BadCookie,
+    InvalidSession_DeserializationError,
+    InvalidSession_NoSessionCookie,
+    InvalidSession_NotInBackend,
+    InvalidSession_PayloadTimeout,
+    RawDeserializationError,
+)
+from .cookies import add_vary_cookie
+from .policy import Action, Cookie, SessionView, cookie_action, storage_decision
+
+# Values of these types cannot change in place; handing them out is safe.
+IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
+_MISSING = object()
+_CREATE_ATTEMPTS = 5
+
+
+def current_time() -> int:
+    """Whole seconds since the epoch (tests replace this)."""
+    return int(time.time())
+
+
+def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A read of the session dict: load it first."""
+
+    def read(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
+        if self._data is None:
+            self._load()
+        return method(self, *args, **kwargs)
+
+    read.__name__ = method.__name__
+    read.__doc__ = method.__doc__
+    return read
+
+
+def _exposes(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A read that hands out stored values, which the caller may change in place."""
+
+    def expose(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
+        if self._data is None:
+            self._load()
+        self._exposed = True
+        return method(self, *args, **kwargs)
+
+    expose.__name__ = method.__name__
+    expose.__doc__ = method.__doc__
+    return expose
+
+
+def _changes(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A change to the session dict: load first, then mark the session dirty."""
+
+    def change(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
+        if self._data is None:
+            self._load()
+        result = method(self, *args, **kwargs)
+        self._dirty = True
+        return result
+
+    change.__name__ = method.__name__
+    change.__doc__ = method.__doc__
+    return change
+
+
+@implementer(ISession)
+class RedisSession:
+    """A Pyramid session kept in Redis.  Made by the factory; use ``request.session``."""
+
+    __slots__ = (
+        "request",
+        "_factory",
+        "_data",
+        "_session_id",
+        "_stored",
+        "_new",
+        "_created",
+        "_timeout",
+        "_expires",
+        "_expires_pinned",
+        "_raw",
+        "_dirty",
+        "_exposed",
+        "_keep",
+        "_recookie",
+        "_cookie_overrides",
+        "_doomed",
+        "_bad_cookie",
+        "_ttl_mismatch",
+        "_active",
+        "_cookie_sent",
+        "_response",
+        "_finished",
+    )
+
+    def __init__(self, request: Any, factory: Any):
+        self.request = request
+        self._factory = factory
+        self._data: Optional[Dict[str, Any]] = None  # None until loaded
+        self._session_id: Optional[str] = None
+        self._stored = False
+        self._new = True
+        self._created = 0
+        self._timeout: Optional[int] = None
+        self._expires: Optional[int] = None
+        self._expires_pinned = False
+        self._raw: Optional[bytes] = None
+        self._dirty = False
+        self._exposed = False
+        self._keep = False
+        self._recookie = False
+        self._cookie_overrides: Optional[Dict[str, Any]] = None
+        self._doomed: Optional[str] = None
+        self._bad_cookie = False
+        self._ttl_mismatch = False
+        self._active = False
+        self._cookie_sent = False
+        self._response: Any = None
+        self._finished = False
+
+    # -- loading ------------------------------------------------------------
+
+    def _activate(self) -> None:
+        """Register the end-of-request callbacks, once, on first real use."""
+        if not self._active:
+            self._active = True
+            self.request.add_response_callback(self._on_response)
+            self.request.add_finished_callback(self._on_finished)
+
+    def _start_fresh(self) -> None:
+        self._data = {}
+        self._session_id = None
+        self._stored = False
+        self._new = True
+        self._created = current_time()
+        self._timeout = self._factory.rules.timeout
+        self._expires = None
+        self._expires_pinned = False
+        self._raw = None
+        self._dirty = False
+        self._exposed = False
+        self._keep = False
+        self._ttl_mismatch = False
+
+    def _invalid(self, exc: InvalidSession) -> None:
+        logger = self._factory.invalid_logger
+        if logger is not None:
+            logger(self.request, exc)
+
+    def _load(self) -> None:
+        self._activate()
+        factory = self._factory
+        session_id, sent = factory.cookies.read(self.request)
+        self._start_fresh()
+        if session_id is None:
+            if sent:
+                self._bad_cookie = True
+                self._invalid(InvalidSession_BadCookie("session cookie could not be verified"))
+            else:
+                self._invalid(InvalidSession_NoSessionCookie("no session cookie"))
+            return
+        rules = factory.rules
+        raw = factory.store.load(session_id, rules.timeout if rules.getex_on_load else None)
+        if raw is None:
+            self._bad_cookie = True
+            self._invalid(InvalidSession_NotInBackend("session is not in Redis (expired or evicted)"))
+            return
+        try:
+            loaded = payload_format.decode(factory.deserialize(raw))
+        except InvalidSession as exc:  # an unknown payload version
+            self._bad_cookie = True
+            self._invalid(exc)
+            return
+        except Exception as exc:
+            if not factory.deserialized_fails_new:
+                raise RawDeserializationError(exc) from exc
+            self._bad_cookie = True
+            self._invalid(InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}"))
+            return
+        now = current_time()
+        if rules.track_expiry and loaded.expires is not None and now >= loaded.expires:
+            self._bad_cookie = True
+            self._invalid(InvalidSession_PayloadTimeout("session expired by the expiry in its payload"))
+            return
+        self._data = loaded.data
+        self._session_id = session_id
+        self._stored = True
+        self._new = False
+        self._created = loaded.created
+        self._timeout = loaded.timeout
+        self._expires = loaded.expires if rules.track_expiry else None
+        self._raw = raw
+        self._ttl_mismatch = rules.getex_on_load and loaded.timeout != rules.timeout
+
+    # -- end of request -----------------------------------------------------
+
+    def _view(self) -> SessionView:
+        return SessionView(
+            stored=self._stored,
+            new=self._new,
+            has_id=self._session_id is not None,
+            doomed=self._doomed is not None,
+            bad_cookie=self._bad_cookie,
+            empty=not self._data,
+            keep=self._keep,
+            dirty=self._dirty,
+            exposed=self._exposed,
+            recookie=self._recookie,
+            timeout=self._timeout,
+            expires=self._expires,
+            expires_pinned=self._expires_pinned,
+            ttl_mismatch=self._ttl_mismatch,
+            cookie_sent=self._cookie_sent,
+        )
+
+    def _on_response(self, request: Any, response: Any) -> None:
+        factory = self._factory
+        allowed = factory.cookie_on_exception or getattr(request, "exception", None) is None
+        if allowed and factory.allow_cookies is not None:
+            allowed = bool(factory.allow_cookies(response))
+        action = cookie_action(self._view(), factory.rules, allowed)
+        if action is Cookie.SET:
+            if self._session_id is None:
+                self._session_id = factory.new_id()
+            factory.cookies.set(response, self._session_id, self._cookie_overrides)
+            self._cookie_sent = True
+            self._response = response
+        elif action is Cookie.DELETE:
+            factory.cookies.delete(response)
+        else:
+            # The response was built after reading this session: shared caches
+            # must not serve it to a request with another cookie.
+            add_vary_cookie(response)
+
+    def _on_finished(self, request: Any) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._settle()
+        self._response = None  # break the reference cycle early
+
+    def _settle(self) -> None:
+        factory = self._factory
+        store = factory.store
+        now = current_time()
+        decision = storage_decision(self._view(), factory.rules, now)
+        if decision.delete_old:
+            store.delete(self._doomed)  # type: ignore[arg-type]
+            self._doomed = None
+        action = decision.action
+        if action is Action.NOTHING:
+            return
+        if action is Action.DELETE:
+            store.delete(self._session_id)  # type: ignore[arg-type]
+            return
+        if action is Action.REFRESH:
+            store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
+            return
+        if action is Action.SAVE_IF_CHANGED:
+            data = self._serialize(decision.expires)
+            if data == self._raw:
+                if decision.otherwise is Action.REFRESH:
+                    store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
+                return
+        else:
+            data = self._serialize(decision.expires)
+        if action is Action.CREATE:
+            self._create(data, decision.ttl)
+        else:
+            store.save(self._session_id, data, decision.ttl)  # type: ignore[arg-type]
+        self._mark_stored(data, decision.expires)
+
+    def _serialize(self, expires: Optional[int]) -> bytes:
+        data = self._factory.serialize(payload_format.encode(self._data, self._created, self._timeout, expires))  # type: ignore[arg-type]
+        return data.encode("utf-8") if isinstance(data, str) else data
+
+    def _create(self, data: bytes, ttl: Optional[int]) -> None:
+        """SET NX under a fresh id; on the (astronomically rare) clash, draw another."""
+        store = self._factory.store
+        for _ in range(_CREATE_ATTEMPTS):
+            if store.create(self._session_id, data, ttl):  # type: ignore[arg-type]
+                return
+            self._session_id = self._factory.new_id()
+            if self._response is not None:
+                self._factory.cookies.set(self._response, self._session_id, self._cookie_overrides)
+        raise RuntimeError(f"id_generator gave {_CREATE_ATTEMPTS} ids in a row that are already in Redis")
+
+    def _mark_stored(self, data: bytes, expires: Optional[int]) -> None:
+        self._raw = data
+        self._stored = True
+        self._dirty = False
+        self._exposed = False
+        self._keep = False
+        self._expires = expires
+        self._expires_pinned = False
+        self._ttl_mismatch = False
+
+    # -- ISession -----------------------------------------------------------
+
+    @property
+    def created(self) -> float:
+        if self._data is None:
+            self._load()
+        return self._created
+
+    @property
+    def new(self) -> bool:
+        if self._data is None:
+            self._load()
+        return self._new
+
+    def invalidate(self) -> None:
+        """End this session: its data is dropped, its Redis key deleted at the
+        end of the request, and the cookie removed (or replaced, if the request
+        goes on to store something in the fresh session that takes its place)."""
+        self._activate()
+        if self._data is None:
+            # Not loaded: the id in a verified cookie is all we need to delete it.
+            session_id, sent = self._factory.cookies.read(self.request)
+            self._bad_cookie = sent and session_id is None
+            self._doomed = session_id
+        elif self._stored:
+            self._doomed = self._session_id
+        self._start_fresh()
+        self._recookie = False
+        self._cookie_overrides = None
+
+    def changed(self) -> None:
+        """Mark the session changed (for in-place changes when ``detect_changes`` is off)."""
+        if self._data is None:
+            self._load()
+        self._dirty = True
+
+    def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
+        storage = self.setdefault("_f_" + queue, [])
+        if allow_duplicate or msg not in storage:
+            storage.append(msg)
+            self._dirty = True
+
+    def pop_flash(self, queue: str = "") -> List[Any]:
+        return self.pop("_f_" + queue, [])  # type: ignore[no-any-return]
+
+    def peek_flash(self, queue: str = "") -> List[Any]:
+        return self.get("_f_" + queue, [])  # type: ignore[no-any-return]
+
+    def new_csrf_token(self) -> str:
+        token = secrets.token_hex(32)
+        self["_csrft_"] = token
+        return token
+
+    def get_csrf_token(self) -> str:
+        token = self.get("_csrft_")
+        return token if token is not None else self.new_csrf_token()
+
+    # -- dict API -----------------------------------------------------------
+
+    @_reads
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]  # type: ignore[index]
+        if type(value) not in IMMUTABLE:
+            self._exposed = True
+        return value
+
+    @_reads
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._data.get(key, default)  # type: ignore[union-attr]
+        if type(value) not in IMMUTABLE:
+            self._exposed = True
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._data is None:
+            self._load()
+        data: Dict[str, Any] = self._data  # type: ignore[assignment]
+        if type(value) in IMMUTABLE:
+            old = data.get(key, _MISSING)
+            if type(old) is type(value) and old == value:
+                return  # the same immutable value again: nothing to write
+        data[key] = value
+        self._dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        if self._data is None:
+            self._load()
+        del self._data[key]  # type: ignore[arg-type]
+        self._dirty = True
+
+    @_reads
+    def __contains__(self, key: object) -> bool:
+        return key in self._data  # type: ignore[operator]
+
+    @_reads
+    def __len__(self) -> int:
+        return len(self._data)  # type: ignore[arg-type]
+
+    @_reads
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    @_reads
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))  # type: ignore[arg-type]
+
+    @_reads
+    def keys(self) -> List[str]:
+        return list(self._data)  # type: ignore[arg-type]
+
+    @_exposes
+    def values(self) -> List[Any]:
+        return list(self._data.values())  # type: ignore[union-attr]
+
+    @_exposes
+    def items(self) -> List[Any]:
+        return list(self._data.items())  # type: ignore[union-attr]
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if self._data is None:
+            self._load()
+        data: Dict[str, Any] = self._data  # type: ignore[assignment]
+        if key in data:
+            return self.get(key)
+        data[key] = default
+        self._dirty = True
+        if type(default) not in IMMUTABLE:
+            self._exposed = True
+        return default
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if self._data is None:
+            self._load()
+        data: Dict[str, Any] = self._data  # type: ignore[assignment]
+        if key in data:
+            self._dirty = True
+        return data.pop(key, *default)
+
+    @_changes
+    def popitem(self) -> Any:
+        return self._data.popitem()  # type: ignore[union-attr]
+
+    @_changes
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._data.update(*args, **kwargs)  # type: ignore[union-attr]
+
+    def clear(self) -> None:
+        if self._data is None:
+            self._load()
+        if self._data:
+            self._data.clear()
+            self._dirty = True
+
+    def __repr__(self) -> str:
+        state = "unloaded" if self._data is None else f"{len(self._data)} keys"
+        return f"<RedisSession {state} at {id(self):#x}>"
+
+    # -- pyramid_session_redis extras ----------------------------------------
+
+    @property
+    def session_id(self) -> Optional[str]:
+        """The id, or None while this new session has none (see ``ensure_id``)."""
+        if self._data is None:
+            self._load()
+        return self._session_id
+
+    @property
+    def session_id_safecheck(self) -> Optional[str]:
+        """The id if the session has data or already has an id; never makes one for an empty session."""
+        if self._data is None:
+            self._load()
+        if self._session_id is None and not self._data:
+            return None
+        return self.ensure_id()
+
+    def ensure_id(self) -> str:
+        """Give the session an id now and keep it even if it stays empty."""
+        if self._data is None:
+            self._load()
+        if self._session_id is None:
+            self._session_id = self._factory.new_id()
+            self._keep = True
+        return self._session_id
+
+    @property
+    @_exposes
+    def managed_dict(self) -> Dict[str, Any]:
+        """The dict itself; changes in place are found by ``detect_changes``."""
+        return self._data  # type: ignore[return-value]
+
+    @property
+    def timeout(self) -> Optional[int]:
+        if self._data is None:
+            self._load()
+        return self._timeout
+
+    @property
+    def expires(self) -> Optional[int]:
+        """The expiry kept in the payload (with ``python_expires``), else None."""
+        if self._data is None:
+            self._load()
+        return self._expires
+
+    def do_persist(self) -> None:
+        """Write the session to Redis now, rather than at the end of the request."""
+        if self._data is None:
+            self._load()
+        factory = self._factory
+        self.ensure_id()
+        now = current_time()
+        rules = factory.rules
+        expires = self._expires
+        if rules.track_expiry and self._timeout and not self._expires_pinned:
+            expires = now + self._timeout
+        ttl = None
+        if rules.redis_ttl and self._timeout:
+            ttl = max(1, expires - now) if expires is not None else self._timeout
+        data = self._serialize(expires)
+        if self._stored:
+            factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+        else:
+            self._create(data, ttl)
+        self._mark_stored(data, expires if rules.track_expiry else None)
+
+    def do_refresh(self, force_redis_ttl: Optional[int] = None) -> None:
+        """Refresh the Redis TTL now (``EXPIRE``); does nothing for an unstored session or without a TTL."""
+        if self._data is None:
+            self._load()
+        if not self._stored:
+            return
+        rules = self._factory.rules
+        ttl = force_redis_ttl or (self._timeout if rules.redis_ttl else None)
+        if ttl:
+            self._factory.store.refresh(self._session_id, ttl)  # type: ignore[arg-type]
+            self._ttl_mismatch = False
+
+    def please_recookie(self) -> None:
+        """Send the cookie again on this response (for example after changing its max-age)."""
+        self._recookie = True
+
+    def adjust_cookie_max_age(self, max_age: Any) -> None:
+        """Max-Age of the cookie sent with this response (re-sends the cookie)."""
+        self._cookie_overrides = {**(self._cookie_overrides or {}), "max_age": max_age}
+        self._recookie = True
+
+    def adjust_cookie_expires(self, expires: Any) -> None:
+        """Expires of the cookie sent with this response (re-sends the cookie)."""
+        self._cookie_overrides = {**(self._cookie_overrides or {}), "expires": expires}
+        self._recookie = True
+
+    def adjust_session_expires(self, expires_epoch: int) -> None:
+        """Make this session expire at ``expires_epoch`` (seconds since the epoch)."""
+        if self._data is None:
+            self._load()
+        self._expires = int(expires_epoch)
+        self._expires_pinned = True
+        self._dirty = True
+
+    def adjust_session_timeout(self, timeout_seconds: int) -> None:
+        """Give this session its own timeout, kept for as long as it lives."""
+        if self._data is None:
+            self._load()
+        self._timeout = int(timeout_seconds) or None
+        self._dirty = True
+
+    # 1.x spellings
+    adjust_expires_for_session = adjust_session_expires
+    adjust_timeout_for_session = adjust_session_timeout

@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+with open("README.md", encoding="utf-8") as fh:
+    long_description = fh.read()
+
+setup(
+    name="pyramid_session_redis",
+    version="2.0.0.dev0",
+    description="Server-side Pyramid sessions in Redis: lazy, and one Redis command per request.",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="BSD-2-Clause",
+    packages=find_packages(include=["pyramid_session_redis", "pyramid_session_redis.*"]),
+    include_package_data=True,
+    python_requires=">=3.8",
+    install_requires=["pyramid>=2.0", "webob>=1.8", "redis>=4.2"],
+    extras_require={
+        "testing": ["pytest>=7", "pytest-cov", "webtest>=3"],
+        "demo": ["waitress"],
+    },
+    classifiers=[
+        "Framework :: Pyramid",
+        "Intended Audience :: Developers",
+        "License :: OSI Approved :: BSD License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Internet :: WWW/HTTP :: Session",
+    ],
+    keywords="pyramid session redis",
+    zip_safe=False,
+)
