@@ -146,7 +146,7 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
         rules.track_expiry
         and bool(view.timeout)
         and not view.expires_pinned
-        and (expires is None or now >= expires - rules.trigger)
+        and (expires is None or not rules.trigger or now >= expires - rules.trigger)
     )
     if due:
         expires = now + view.timeout  # type: ignore[operator]

@@ -553,17 +553,19 @@ class RedisSession:
 
     def please_recookie(self) -> None:
         """Send the cookie again on this response (for example after changing its max-age)."""
+        if self._data is None:
+            self._load()
         self._recookie = True
 
     def adjust_cookie_max_age(self, max_age: Any) -> None:
         """Max-Age of the cookie sent with this response (re-sends the cookie)."""
         self._cookie_overrides = {**(self._cookie_overrides or {}), "max_age": max_age}
-        self._recookie = True
+        self.please_recookie()
 
     def adjust_cookie_expires(self, expires: Any) -> None:
         """Expires of the cookie sent with this response (re-sends the cookie)."""
         self._cookie_overrides = {**(self._cookie_overrides or {}), "expires": expires}
-        self._recookie = True
+        self.please_recookie()
 
     def adjust_session_expires(self, expires_epoch: int) -> None:
         """Make this session expire at ``expires_epoch`` (seconds since the epoch)."""

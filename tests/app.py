@@ -31,7 +31,7 @@ def read(request):
 
 def write(request):
     request.session[request.params.get("key", "k")] = request.params.get("value", "v")
-    return _text(request.session.session_id)
+    return _text(request.session.session_id_safecheck)
 
 
 def incr(request):
