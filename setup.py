@@ -21,7 +21,6 @@ setup(
     classifiers=[
         "Framework :: Pyramid",
         "Intended Audience :: Developers",
-        "License :: OSI Approved :: BSD License",
         "Programming Language :: Python :: 3",
         "Topic :: Internet :: WWW/HTTP :: Session",
     ],
