@@ -54,7 +54,7 @@ class SessionIdSigner:
         return data.decode("utf-8")
 
 
-def _plausible_id(value: Any) -> bool:
+def plausible_id(value: Any) -> bool:
     """A verified id is still checked before it becomes part of a Redis key."""
     return isinstance(value, str) and 0 < len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value
 
@@ -78,7 +78,9 @@ class CookieJar:
             if options["cookie_" + name] is not None:
                 kwargs[name] = options["cookie_" + name]
         self._set_kwargs = kwargs
-        self._delete_kwargs = {"path": options["cookie_path"], "domain": options["cookie_domain"]}
+        # A deletion carries the same scope and flags: browsers ignore a
+        # Set-Cookie without Secure for __Secure-/__Host- names.
+        self._delete_kwargs = {k: v for k, v in kwargs.items() if k not in ("max_age", "expires", "comment")}
 
     def read(self, request: Any) -> "tuple[Optional[str], bool]":
         """Return ``(session_id, sent)``: the verified id or None, and whether a cookie was sent."""
@@ -91,7 +93,7 @@ class CookieJar:
             session_id = self.signer.loads(value.encode("ascii"))
         except Exception:  # a custom signer may raise anything: a bad cookie is never a 500
             return None, True
-        return (session_id, True) if _plausible_id(session_id) else (None, True)
+        return (session_id, True) if plausible_id(session_id) else (None, True)
 
     def set(self, response: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None) -> None:
         signed = self.signer.dumps(session_id)
@@ -102,13 +104,13 @@ class CookieJar:
         add_vary_cookie(response)
 
     def delete(self, response: Any) -> None:
-        response.delete_cookie(self.name, **self._delete_kwargs)
+        response.set_cookie(self.name, None, overwrite=True, **self._delete_kwargs)
         add_vary_cookie(response)
 
 
 def add_vary_cookie(response: Any) -> None:
     vary = response.vary or ()
-    if "Cookie" not in vary and "cookie" not in vary:
+    if not any(name.lower() == "cookie" for name in vary):
         response.vary = tuple(vary) + ("Cookie",)
 
 

@@ -15,8 +15,7 @@ from zope.interface import implementer
 
 from . import options as option_table
 from .connection import build_client, redis_options
-from .cookies import CookieJar, SessionIdSigner, _plausible_id
-from .exceptions import InvalidSetting
+from .cookies import CookieJar, SessionIdSigner
 from .payload import json_deserialize, json_serialize
 from .policy import resolve_rules
 from .session import RedisSession
@@ -47,7 +46,6 @@ class SessionFactory:
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]
         self.cookie_on_exception: bool = options["cookie_on_exception"]
         self.deserialized_fails_new = bool(options["deserialized_fails_new"])
-        self._check_id_generator()
         self._client_callable = options["redis_client_callable"]
         if self._client_callable is None:
             self.store: Any = RedisStore(build_client(options), options["prefix"])
@@ -55,16 +53,6 @@ class SessionFactory:
         else:
             self.store = None
             self._redis_options = redis_options(options)
-
-    def _check_id_generator(self) -> None:
-        try:
-            sample = self.new_id()
-        except Exception as exc:
-            raise InvalidSetting(f"id_generator failed when called: {exc!r}") from exc
-        if not _plausible_id(sample):
-            raise InvalidSetting(
-                f"id_generator returned {sample!r}: it must return a str of 1-256 printable ASCII characters without spaces"
-            )
 
     def __call__(self, request: Any) -> RedisSession:
         session = RedisSession(request, self)

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from pyramid.path import DottedNameResolver
 
+from .cookies import plausible_id
 from .exceptions import InvalidSetting
 
 SETTINGS_PREFIX = "redis.sessions."
@@ -114,7 +115,7 @@ def _check_opt_str(value: Any) -> Optional[str]:
 
 
 def _ini_opt_str(text: str) -> Optional[str]:
-    return None if text.strip() == "None" else text
+    return None if _none_word(text) else text
 
 
 def _check_callable(value: Any) -> Optional[Callable[..., Any]]:
@@ -166,8 +167,10 @@ def _python_only(text: str) -> Any:
     raise ValueError("it can only be given in Python, not in an ini file")
 
 
-def _check_any(value: Any) -> Any:
-    return value
+def _check_pool(value: Any) -> Any:
+    if value is None or callable(getattr(value, "get_connection", None)):
+        return value
+    raise ValueError
 
 
 BOOL = Kind("bool", "true or false", _check_bool, _ini_bool)
@@ -192,7 +195,7 @@ EXPIRES = Kind(
     _check_expires,
     _python_only,
 )
-POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_any, _python_only)
+POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)
 
 
 @dataclass(frozen=True)
@@ -267,15 +270,15 @@ RENAMED = {
 }
 
 
-def _unknown(name: str, shown: str) -> InvalidSetting:
+def _unknown(name: str, shown_as: Callable[[str], str]) -> InvalidSetting:
     hint = ""
     if name in RENAMED:
-        hint = f"; it was renamed to {RENAMED[name]!r}"
+        hint = f"; it was renamed to {shown_as(RENAMED[name])!r}"
     else:
         close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.7)
         if close:
-            hint = f"; did you mean {shown.replace(name, close[0])!r}?"
-    return InvalidSetting(f"unknown session option {shown!r}{hint}")
+            hint = f"; did you mean {shown_as(close[0])!r}?"
+    return InvalidSetting(f"unknown session option {shown_as(name)!r}{hint}")
 
 
 def _bad(opt: Option, shown: str, value: Any, why: str = "") -> InvalidSetting:
@@ -289,7 +292,7 @@ def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) ->
     for name, value in kwargs.items():
         opt = OPTIONS.get(name)
         if opt is None:
-            raise _unknown(name, shown_as(name))
+            raise _unknown(name, shown_as)
         try:
             values[name] = opt.kind.check(value)
         except ValueError:
@@ -311,7 +314,7 @@ def parse_settings(settings: Mapping[str, Any]) -> Dict[str, Any]:
         name = key[len(SETTINGS_PREFIX):]
         opt = OPTIONS.get(name)
         if opt is None:
-            raise _unknown(name, key)
+            raise _unknown(name, settings_key)
         if isinstance(raw, str):
             try:
                 raw = opt.kind.from_ini(raw)
@@ -346,6 +349,16 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
         raise InvalidSetting(
             f"{s('cookie_samesite')} = 'None' needs {s('cookie_secure')} = true; browsers drop such cookies otherwise"
         )
+    if values["id_generator"] is not None:
+        try:
+            sample = values["id_generator"]()
+        except Exception as exc:
+            raise InvalidSetting(f"{s('id_generator')} failed when called: {exc!r}") from exc
+        if not plausible_id(sample):
+            raise InvalidSetting(
+                f"{s('id_generator')} returned {sample!r}: it must return a str of 1-256 printable ASCII "
+                "characters without spaces (the id goes into the cookie and the Redis key)"
+            )
     if values["redis_client_callable"] is not None and values["redis_connection_pool"] is not None:
         raise InvalidSetting(f"give {s('redis_client_callable')} or {s('redis_connection_pool')}, not both")
 

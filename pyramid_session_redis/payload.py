@@ -85,7 +85,7 @@ def decode(obj: Any) -> Payload:
     Raises ``InvalidSession_PayloadLegacy`` for something that is not a payload
     of a version we know, ``MalformedPayload`` for a damaged one.
     """
-    if not isinstance(obj, dict) or obj.get("v") != VERSION:
+    if not isinstance(obj, dict) or type(obj.get("v")) is not int or obj["v"] != VERSION:
         version = obj.get("v") if isinstance(obj, dict) else None
         raise InvalidSession_PayloadLegacy(f"unknown payload version {version!r}")
     data = obj.get("m")

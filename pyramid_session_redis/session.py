@@ -318,15 +318,13 @@ class RedisSession:
     # -- ISession -----------------------------------------------------------
 
     @property
+    @_reads
     def created(self) -> float:
-        if self._data is None:
-            self._load()
         return self._created
 
     @property
+    @_reads
     def new(self) -> bool:
-        if self._data is None:
-            self._load()
         return self._new
 
     def invalidate(self) -> None:
@@ -345,10 +343,9 @@ class RedisSession:
         self._recookie = False
         self._cookie_overrides = None
 
+    @_reads
     def changed(self) -> None:
         """Mark the session changed (for in-place changes when ``detect_changes`` is off)."""
-        if self._data is None:
-            self._load()
         self._dirty = True
 
     def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
@@ -388,9 +385,8 @@ class RedisSession:
             self._exposed = True
         return value
 
+    @_reads
     def __setitem__(self, key: str, value: Any) -> None:
-        if self._data is None:
-            self._load()
         data: Dict[str, Any] = self._data  # type: ignore[assignment]
         if type(value) in IMMUTABLE:
             old = data.get(key, _MISSING)
@@ -399,9 +395,8 @@ class RedisSession:
         data[key] = value
         self._dirty = True
 
+    @_reads
     def __delitem__(self, key: str) -> None:
-        if self._data is None:
-            self._load()
         del self._data[key]  # type: ignore[arg-type]
         self._dirty = True
 
@@ -433,9 +428,8 @@ class RedisSession:
     def items(self) -> List[Any]:
         return list(self._data.items())  # type: ignore[union-attr]
 
+    @_reads
     def setdefault(self, key: str, default: Any = None) -> Any:
-        if self._data is None:
-            self._load()
         data: Dict[str, Any] = self._data  # type: ignore[assignment]
         if key in data:
             return self.get(key)
@@ -445,9 +439,8 @@ class RedisSession:
             self._exposed = True
         return default
 
+    @_reads
     def pop(self, key: str, *default: Any) -> Any:
-        if self._data is None:
-            self._load()
         data: Dict[str, Any] = self._data  # type: ignore[assignment]
         if key in data:
             self._dirty = True
@@ -461,9 +454,8 @@ class RedisSession:
     def update(self, *args: Any, **kwargs: Any) -> None:
         self._data.update(*args, **kwargs)  # type: ignore[union-attr]
 
+    @_reads
     def clear(self) -> None:
-        if self._data is None:
-            self._load()
         if self._data:
             self._data.clear()
             self._dirty = True
@@ -475,25 +467,22 @@ class RedisSession:
     # -- pyramid_session_redis extras ----------------------------------------
 
     @property
+    @_reads
     def session_id(self) -> Optional[str]:
         """The id, or None while this new session has none (see ``ensure_id``)."""
-        if self._data is None:
-            self._load()
         return self._session_id
 
     @property
+    @_reads
     def session_id_safecheck(self) -> Optional[str]:
         """The id if the session has data or already has an id; never makes one for an empty session."""
-        if self._data is None:
-            self._load()
         if self._session_id is None and not self._data:
             return None
         return self.ensure_id()
 
+    @_reads
     def ensure_id(self) -> str:
         """Give the session an id now and keep it even if it stays empty."""
-        if self._data is None:
-            self._load()
         if self._session_id is None:
             self._session_id = self._factory.new_id()
             self._keep = True
@@ -506,22 +495,19 @@ class RedisSession:
         return self._data  # type: ignore[return-value]
 
     @property
+    @_reads
     def timeout(self) -> Optional[int]:
-        if self._data is None:
-            self._load()
         return self._timeout
 
     @property
+    @_reads
     def expires(self) -> Optional[int]:
         """The expiry kept in the payload (with ``python_expires``), else None."""
-        if self._data is None:
-            self._load()
         return self._expires
 
+    @_reads
     def do_persist(self) -> None:
         """Write the session to Redis now, rather than at the end of the request."""
-        if self._data is None:
-            self._load()
         factory = self._factory
         self.ensure_id()
         now = current_time()
@@ -539,10 +525,9 @@ class RedisSession:
             self._create(data, ttl)
         self._mark_stored(data, expires if rules.track_expiry else None)
 
+    @_reads
     def do_refresh(self, force_redis_ttl: Optional[int] = None) -> None:
         """Refresh the Redis TTL now (``EXPIRE``); does nothing for an unstored session or without a TTL."""
-        if self._data is None:
-            self._load()
         if not self._stored:
             return
         rules = self._factory.rules
@@ -551,10 +536,9 @@ class RedisSession:
             self._factory.store.refresh(self._session_id, ttl)  # type: ignore[arg-type]
             self._ttl_mismatch = False
 
+    @_reads
     def please_recookie(self) -> None:
         """Send the cookie again on this response (for example after changing its max-age)."""
-        if self._data is None:
-            self._load()
         self._recookie = True
 
     def adjust_cookie_max_age(self, max_age: Any) -> None:
@@ -567,18 +551,16 @@ class RedisSession:
         self._cookie_overrides = {**(self._cookie_overrides or {}), "expires": expires}
         self.please_recookie()
 
+    @_reads
     def adjust_session_expires(self, expires_epoch: int) -> None:
         """Make this session expire at ``expires_epoch`` (seconds since the epoch)."""
-        if self._data is None:
-            self._load()
         self._expires = int(expires_epoch)
         self._expires_pinned = True
         self._dirty = True
 
+    @_reads
     def adjust_session_timeout(self, timeout_seconds: int) -> None:
         """Give this session its own timeout, kept for as long as it lives."""
-        if self._data is None:
-            self._load()
         self._timeout = int(timeout_seconds) or None
         self._dirty = True
 

@@ -1,0 +1,777 @@
+"""Unit tests of the options table, ini parsing, validation and expiry rules.
+
+No Redis server is needed: redis-py connects lazily, so building a factory
+never touches the network.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import re
+
+import pytest
+import redis
+from pyramid.exceptions import ConfigurationError
+
+from pyramid_session_redis import RedisSessionFactory, options, session_factory_from_settings
+from pyramid_session_redis.cookies import SessionIdSigner
+from pyramid_session_redis.exceptions import InvalidSetting
+
+P = "redis.sessions."
+DOCS_SETTINGS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
+
+
+# -- objects that ini files refer to by dotted name ---------------------------
+
+
+def log_invalid(request, exc):
+    return None
+
+
+def my_serialize(payload):
+    return b"{}"
+
+
+def my_deserialize(raw):
+    return {}
+
+
+def my_id_generator():
+    return "fixed-session-id"
+
+
+def id_generator_returning_int():
+    return 42
+
+
+def id_generator_returning_space():
+    return "has a space"
+
+
+def id_generator_raising():
+    raise RuntimeError("no entropy today")
+
+
+def client_callable(request, **kw):
+    return None
+
+
+MY_SIGNER = SessionIdSigner("signer secret")
+
+
+def ini(**values):
+    """Settings as an ini file gives them: every value a string."""
+    settings = {P + name: value for name, value in values.items()}
+    settings.setdefault(P + "secret", "s3cret")
+    return settings
+
+
+def from_ini(**values):
+    return session_factory_from_settings(ini(**values))
+
+
+def factory(**kw):
+    kw.setdefault("secret", "s3cret")
+    return RedisSessionFactory(**kw)
+
+
+# -- the exception -------------------------------------------------------------
+
+
+def test_invalid_setting_is_configuration_error_and_value_error():
+    assert issubclass(InvalidSetting, ConfigurationError)
+    assert issubclass(InvalidSetting, ValueError)
+
+
+def test_factory_error_is_catchable_as_value_error_and_configuration_error():
+    with pytest.raises(ValueError):
+        factory(timeout=-1)
+    with pytest.raises(ConfigurationError):
+        factory(timeout=-1)
+
+
+# -- ini coercion: booleans ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("Yes", True),
+        ("on", True),
+        ("  true  ", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("OFF", False),
+    ],
+)
+def test_ini_bool_words(text, expected):
+    f = from_ini(cookie_secure=text)
+    assert f.options["cookie_secure"] is expected
+
+
+def test_ini_bool_false_turns_default_true_off():
+    f = from_ini(cookie_httponly="off", detect_changes="No")
+    assert f.options["cookie_httponly"] is False
+    assert f.options["detect_changes"] is False
+
+
+@pytest.mark.parametrize("word", ["maybe", "2", "truthy", ""])
+def test_ini_bool_rejects_other_words_naming_key_value_and_accepted(word):
+    expected = re.escape(f"redis.sessions.cookie_secure = {word!r} is not valid") + ".*" + re.escape(
+        "cookie_secure accepts true or false"
+    )
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(cookie_secure=word)
+
+
+@pytest.mark.parametrize("text, expected", [("None", None), ("none", None), ("true", True), ("off", False)])
+def test_ini_optional_bool_accepts_none(text, expected):
+    f = from_ini(python_expires=text)
+    assert f.options["python_expires"] is expected
+
+
+def test_ini_optional_bool_rejects_other_words():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.python_expires = 'maybe'.*true, false or None"):
+        from_ini(python_expires="maybe")
+
+
+# -- ini coercion: numbers ---------------------------------------------------------
+
+
+def test_ini_int_is_coerced():
+    f = from_ini(redis_db="3", redis_port="6380", cookie_max_age="3600", timeout_trigger="60")
+    assert f.options["redis_db"] == 3
+    assert f.options["redis_port"] == 6380
+    assert f.options["cookie_max_age"] == 3600
+    assert f.options["timeout_trigger"] == 60
+
+
+def test_ini_int_rejects_non_number_naming_key_value_and_accepted():
+    expected = re.escape("redis.sessions.redis_db = 'three' is not valid") + ".*" + re.escape(
+        "redis_db accepts a whole number >= 0"
+    )
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(redis_db="three")
+
+
+def test_ini_int_rejects_negative():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_max_age = '-5'.*a whole number >= 0, or None"):
+        from_ini(cookie_max_age="-5")
+
+
+def test_ini_int_rejects_fraction():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.redis_port = '6379\.5'"):
+        from_ini(redis_port="6379.5")
+
+
+def test_ini_required_int_does_not_accept_none():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.redis_db = 'None'"):
+        from_ini(redis_db="None")
+
+
+@pytest.mark.parametrize("name", ["cookie_max_age", "redis_port", "timeout_trigger"])
+def test_ini_optional_int_none_word_is_none(name):
+    f = from_ini(**{name: "None"})
+    assert f.options[name] is None
+
+
+@pytest.mark.parametrize("text", ["0", "None", "none"])
+def test_ini_timeout_zero_and_none_mean_no_timeout(text):
+    f = from_ini(timeout=text)
+    assert f.options["timeout"] is None
+    assert f.rules.timeout is None
+
+
+def test_ini_timeout_number():
+    f = from_ini(timeout="20")
+    assert f.options["timeout"] == 20
+
+
+def test_ini_timeout_rejects_negative_and_words():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.timeout = '-1'.*timeout accepts a whole number of seconds"):
+        from_ini(timeout="-1")
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.timeout = 'forever'"):
+        from_ini(timeout="forever")
+
+
+def test_ini_socket_timeout_is_float():
+    f = from_ini(redis_socket_timeout="2.5")
+    assert f.options["redis_socket_timeout"] == 2.5
+    assert isinstance(f.options["redis_socket_timeout"], float)
+    f = from_ini(redis_socket_timeout="3")
+    assert f.options["redis_socket_timeout"] == 3.0
+    assert isinstance(f.options["redis_socket_timeout"], float)
+
+
+def test_ini_socket_timeout_none():
+    assert from_ini(redis_socket_timeout="None").options["redis_socket_timeout"] is None
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "soon"])
+def test_ini_socket_timeout_rejects_non_positive_or_words(text):
+    expected = re.escape(f"redis.sessions.redis_socket_timeout = {text!r}") + ".*" + re.escape(
+        "a number of seconds > 0, or None"
+    )
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(redis_socket_timeout=text)
+
+
+# -- ini coercion: strings ---------------------------------------------------------
+
+
+def test_ini_strings_are_kept():
+    f = from_ini(cookie_name="sid", cookie_path="/app", prefix="sess:", redis_url="redis://example:6380/2")
+    assert f.options["cookie_name"] == "sid"
+    assert f.options["cookie_path"] == "/app"
+    assert f.options["prefix"] == "sess:"
+    assert f.options["redis_url"] == "redis://example:6380/2"
+
+
+@pytest.mark.parametrize("name", ["cookie_domain", "redis_password", "redis_host", "cookie_comment"])
+def test_ini_optional_string_none_word_is_none(name):
+    assert from_ini(**{name: "None"}).options[name] is None
+
+
+def test_ini_secret_none_word_means_no_secret():
+    with pytest.raises(InvalidSetting, match=r"give exactly one of redis\.sessions\.secret and redis\.sessions\.cookie_signer"):
+        session_factory_from_settings({P + "secret": "None"})
+
+
+def test_ini_empty_secret_is_rejected():
+    # A blank value reads as no value: the secret is missing.
+    with pytest.raises(InvalidSetting, match=r"give exactly one of redis\.sessions\.secret"):
+        session_factory_from_settings({P + "secret": "   "})
+
+
+# -- ini coercion: dotted names ------------------------------------------------------
+
+
+def test_ini_dotted_name_func_invalid_logger():
+    f = from_ini(func_invalid_logger="tests.test_options.log_invalid")
+    assert f.options["func_invalid_logger"] is log_invalid
+    assert f.invalid_logger is log_invalid
+
+
+def test_ini_dotted_name_with_colon_form():
+    f = from_ini(func_invalid_logger="tests.test_options:log_invalid")
+    assert f.options["func_invalid_logger"] is log_invalid
+
+
+def test_ini_dotted_names_serialize_and_deserialize_together():
+    f = from_ini(serialize="tests.test_options.my_serialize", deserialize="tests.test_options.my_deserialize")
+    assert f.serialize is my_serialize
+    assert f.deserialize is my_deserialize
+
+
+def test_ini_dotted_name_id_generator():
+    f = from_ini(id_generator="tests.test_options.my_id_generator")
+    assert f.new_id is my_id_generator
+
+
+def test_ini_dotted_name_cookie_signer():
+    settings = {P + "cookie_signer": "tests.test_options.MY_SIGNER"}
+    f = session_factory_from_settings(settings)
+    assert f.options["cookie_signer"] is MY_SIGNER
+    assert f.cookies.signer is MY_SIGNER
+
+
+def test_ini_dotted_name_none_word_is_none():
+    assert from_ini(func_invalid_logger="None").options["func_invalid_logger"] is None
+
+
+def test_ini_unimportable_dotted_name_names_the_key():
+    expected = re.escape("redis.sessions.func_invalid_logger = 'no_such_module_xyz.logger' is not valid (cannot import it")
+    with pytest.raises(InvalidSetting, match=expected + r".*a callable \(in ini: a dotted Python name\)"):
+        from_ini(func_invalid_logger="no_such_module_xyz.logger")
+
+
+def test_ini_dotted_name_of_missing_attribute_names_the_key():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator = 'tests\.test_options\.nope'.*cannot import it"):
+        from_ini(id_generator="tests.test_options.nope")
+
+
+def test_ini_dotted_name_of_non_callable_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.func_invalid_logger = .*func_invalid_logger accepts a callable"):
+        from_ini(func_invalid_logger="tests.test_options.P")
+
+
+def test_ini_dotted_name_of_object_without_loads_is_not_a_signer():
+    settings = {P + "cookie_signer": "tests.test_options.log_invalid"}
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_signer = .*an object with loads\(\) and dumps\(\)"):
+        session_factory_from_settings(settings)
+
+
+# -- ini coercion: cookie_samesite ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [("Strict", "Strict"), ("strict", "Strict"), ("lax", "Lax"), ("LAX", "Lax")])
+def test_ini_samesite_is_normalised(text, expected):
+    assert from_ini(cookie_samesite=text).options["cookie_samesite"] == expected
+
+
+def test_ini_samesite_none_is_the_attribute_value_and_needs_secure():
+    f = from_ini(cookie_samesite="None", cookie_secure="true")
+    assert f.options["cookie_samesite"] == "None"
+    expected = re.escape("redis.sessions.cookie_samesite = 'None' needs redis.sessions.cookie_secure = true")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(cookie_samesite="None")
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_ini_samesite_empty_value_omits_attribute(text):
+    f = from_ini(cookie_samesite=text)
+    assert f.options["cookie_samesite"] is None
+    assert "samesite" not in f.cookies._set_kwargs
+
+
+def test_ini_samesite_rejects_other_words():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_samesite = 'sometimes'.*\"Strict\", \"Lax\", \"None\""):
+        from_ini(cookie_samesite="sometimes")
+
+
+# -- ini: Python-only options ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cookie_expires", "redis_connection_pool"])
+def test_ini_python_only_options_are_rejected(name):
+    expected = re.escape(f"redis.sessions.{name} = 'whatever' is not valid (it can only be given in Python, not in an ini file)")
+    with pytest.raises(InvalidSetting, match=expected + ".*Python only"):
+        from_ini(**{name: "whatever"})
+
+
+# -- settings that are already Python objects ------------------------------------------
+
+
+def test_settings_python_objects_are_accepted():
+    pool = redis.ConnectionPool()
+    expires = datetime.timedelta(days=1)
+    f = session_factory_from_settings(
+        {
+            P + "secret": "s3cret",
+            P + "timeout": 20,
+            P + "cookie_secure": True,
+            P + "func_invalid_logger": log_invalid,
+            P + "cookie_expires": expires,
+            P + "redis_connection_pool": pool,
+        }
+    )
+    assert f.options["timeout"] == 20
+    assert f.options["cookie_secure"] is True
+    assert f.options["func_invalid_logger"] is log_invalid
+    assert f.options["cookie_expires"] is expires
+    assert f.options["redis_connection_pool"] is pool
+
+
+def test_settings_python_objects_are_validated():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.timeout = -5 is not valid.*timeout accepts a whole number"):
+        session_factory_from_settings({P + "secret": "s", P + "timeout": -5})
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_secure = 1 is not valid.*true or false"):
+        session_factory_from_settings({P + "secret": "s", P + "cookie_secure": 1})
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.serialize = 42 is not valid.*a callable"):
+        session_factory_from_settings({P + "secret": "s", P + "serialize": 42, P + "deserialize": my_deserialize})
+
+
+def test_settings_python_timeout_zero_is_none():
+    f = session_factory_from_settings({P + "secret": "s", P + "timeout": 0})
+    assert f.options["timeout"] is None
+
+
+def test_settings_keys_without_prefix_are_ignored():
+    f = session_factory_from_settings(
+        {
+            P + "secret": "s3cret",
+            "timeout": "not even a number",
+            "redis.sessionsX.timeout": "x",
+            "redis.timeout": "x",
+            "pyramid.reload_templates": "true",
+            "sessions.cookie_secure": "maybe",
+        }
+    )
+    assert f.options["timeout"] == 1200
+    assert f.options["cookie_secure"] is False
+
+
+def test_settings_without_any_session_keys_need_a_secret():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.secret and redis\.sessions\.cookie_signer"):
+        session_factory_from_settings({"pyramid.includes": "x"})
+
+
+def test_parse_settings_returns_only_the_given_options():
+    parsed = options.parse_settings({P + "timeout": "30", P + "cookie_secure": "yes", "other": "1"})
+    assert parsed == {"timeout": 30, "cookie_secure": True}
+
+
+# -- unknown keys ------------------------------------------------------------------
+
+
+def test_unknown_ini_key_suggests_close_match():
+    expected = re.escape("unknown session option 'redis.sessions.timeot'; did you mean 'redis.sessions.timeout'?")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(timeot="20")
+
+
+def test_unknown_keyword_suggests_close_match():
+    with pytest.raises(InvalidSetting, match=re.escape("unknown session option 'cookie_secur'; did you mean 'cookie_secure'?")):
+        factory(cookie_secur=True)
+
+
+def test_unknown_keyword_without_close_match_has_no_suggestion():
+    with pytest.raises(InvalidSetting, match=r"^unknown session option 'banana'$"):
+        factory(banana=1)
+
+
+@pytest.mark.parametrize("old, new", sorted(options.RENAMED.items()))
+def test_renamed_1x_keyword_says_new_name(old, new):
+    with pytest.raises(InvalidSetting, match=re.escape(f"unknown session option {old!r}; it was renamed to {new!r}")):
+        factory(**{old: "x"})
+
+
+def test_renamed_1x_ini_key_says_new_name():
+    expected = re.escape("unknown session option 'redis.sessions.host'; it was renamed to 'redis.sessions.redis_host'")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(host="localhost")
+
+
+def test_renamed_url_ini_key_says_new_name():
+    with pytest.raises(InvalidSetting, match=r"'redis\.sessions\.url'; it was renamed to 'redis\.sessions\.redis_url'"):
+        from_ini(url="redis://localhost")
+
+
+def test_unknown_ini_key_suggestion_only_replaces_the_option_part():
+    # 'redis' is close to 'redis_db'; the suggestion must keep the prefix intact.
+    with pytest.raises(InvalidSetting, match=re.escape("did you mean 'redis.sessions.redis_db'?")):
+        from_ini(redis="x")
+
+
+# -- wrong Python types ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value, accepts",
+    [
+        ("timeout", "20", "a whole number of seconds >= 0"),
+        ("timeout", -1, "a whole number of seconds >= 0"),
+        ("timeout", 20.5, "a whole number of seconds >= 0"),
+        ("timeout", True, "a whole number of seconds >= 0"),
+        ("cookie_secure", "yes", "true or false"),
+        ("set_redis_ttl", 1, "true or false"),
+        ("set_redis_ttl", None, "true or false"),
+        ("python_expires", "true", "true, false or None"),
+        ("serialize", 42, "a callable"),
+        ("cookie_name", None, "a string"),
+        ("cookie_name", b"session", "a string"),
+        ("cookie_max_age", -1, "a whole number >= 0, or None"),
+        ("redis_port", "6379", "a whole number >= 0, or None"),
+        ("redis_db", None, "a whole number >= 0"),
+        ("redis_socket_timeout", 0, "a number of seconds > 0, or None"),
+        ("redis_socket_timeout", True, "a number of seconds > 0, or None"),
+        ("cookie_samesite", "", '"Strict", "Lax", "None", or None to omit'),
+        ("cookie_samesite", "sometimes", '"Strict", "Lax", "None", or None to omit'),
+        ("cookie_expires", 3600, "a datetime.datetime, a datetime.timedelta, or None"),
+        ("cookie_signer", object(), "an object with loads() and dumps()"),
+        ("func_invalid_logger", "tests.test_options.log_invalid", "a callable"),
+    ],
+)
+def test_wrong_python_value_names_key_value_and_accepted(name, value, accepts):
+    expected = re.escape(f"{name} = {value!r} is not valid: {name} accepts {accepts}")
+    with pytest.raises(InvalidSetting, match=expected):
+        factory(**{name: value})
+
+
+def test_python_values_are_normalised():
+    f = factory(timeout=0, cookie_samesite="strict", redis_socket_timeout=2)
+    assert f.options["timeout"] is None
+    assert f.options["cookie_samesite"] == "Strict"
+    assert f.options["redis_socket_timeout"] == 2.0
+    assert isinstance(f.options["redis_socket_timeout"], float)
+
+
+def test_defaults_are_filled_in():
+    f = factory()
+    for name, opt in options.OPTIONS.items():
+        if name != "secret":
+            assert f.options[name] == opt.default, name
+    assert f.options["secret"] == "s3cret"
+    assert f.options["timeout"] == 1200
+    assert f.options["cookie_samesite"] == "Lax"
+
+
+def test_python_cookie_expires_accepts_datetime_and_timedelta():
+    when = datetime.datetime(2030, 1, 1)
+    assert factory(cookie_expires=when).options["cookie_expires"] is when
+    delta = datetime.timedelta(hours=1)
+    assert factory(cookie_expires=delta).options["cookie_expires"] is delta
+
+
+def test_python_connection_pool_must_be_a_pool():
+    with pytest.raises(InvalidSetting, match=r"redis_connection_pool = 42 is not valid"):
+        factory(redis_connection_pool=42)
+
+
+def test_python_connection_pool_is_used():
+    pool = redis.ConnectionPool(host="example.invalid", port=6390)
+    f = factory(redis_connection_pool=pool)
+    assert f.client.connection_pool is pool
+
+
+# -- impossible combinations ----------------------------------------------------------
+
+
+def test_neither_secret_nor_signer_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"give exactly one of secret and cookie_signer"):
+        RedisSessionFactory()
+
+
+def test_both_secret_and_signer_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"give exactly one of secret and cookie_signer"):
+        RedisSessionFactory(secret="s", cookie_signer=MY_SIGNER)
+
+
+def test_both_secret_and_signer_in_ini_names_keys():
+    settings = {P + "secret": "s", P + "cookie_signer": "tests.test_options.MY_SIGNER"}
+    with pytest.raises(InvalidSetting, match=r"give exactly one of redis\.sessions\.secret and redis\.sessions\.cookie_signer"):
+        session_factory_from_settings(settings)
+
+
+def test_signer_alone_is_enough():
+    f = RedisSessionFactory(cookie_signer=MY_SIGNER)
+    assert f.cookies.signer is MY_SIGNER
+
+
+def test_empty_secret_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"secret is empty"):
+        RedisSessionFactory(secret="")
+
+
+def test_readheavy_with_timeout_trigger_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"set_redis_ttl_readheavy cannot be used with timeout_trigger"):
+        factory(set_redis_ttl_readheavy=True, timeout_trigger=60)
+
+
+def test_readheavy_with_zero_timeout_trigger_is_allowed():
+    f = factory(set_redis_ttl_readheavy=True, timeout_trigger=0)
+    assert f.options["set_redis_ttl_readheavy"] is True
+
+
+@pytest.mark.parametrize("timeout", [None, 0])
+def test_readheavy_without_timeout_is_rejected(timeout):
+    with pytest.raises(InvalidSetting, match=r"set_redis_ttl_readheavy needs a timeout"):
+        factory(set_redis_ttl_readheavy=True, timeout=timeout)
+
+
+def test_readheavy_without_timeout_in_ini_names_keys():
+    expected = re.escape("redis.sessions.set_redis_ttl_readheavy needs a redis.sessions.timeout")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(set_redis_ttl_readheavy="true", timeout="0")
+
+
+def test_readheavy_without_redis_ttl_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"set_redis_ttl_readheavy needs set_redis_ttl = true"):
+        factory(set_redis_ttl_readheavy=True, set_redis_ttl=False)
+
+
+def test_readheavy_with_python_expires_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"set_redis_ttl_readheavy cannot be used with python_expires = true"):
+        factory(set_redis_ttl_readheavy=True, python_expires=True)
+
+
+def test_readheavy_false_allows_the_combinations():
+    f = factory(set_redis_ttl_readheavy=False, timeout=None, set_redis_ttl=False, python_expires=True, timeout_trigger=5)
+    assert f.options["set_redis_ttl_readheavy"] is False
+
+
+def test_serialize_without_deserialize_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"give serialize and deserialize together, or neither"):
+        factory(serialize=my_serialize)
+
+
+def test_deserialize_without_serialize_in_ini_names_keys():
+    expected = re.escape("give redis.sessions.serialize and redis.sessions.deserialize together")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(deserialize="tests.test_options.my_deserialize")
+
+
+def test_samesite_none_without_secure_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"cookie_samesite = 'None' needs cookie_secure = true"):
+        factory(cookie_samesite="None")
+
+
+def test_samesite_none_with_secure_is_accepted():
+    f = factory(cookie_samesite="none", cookie_secure=True)
+    assert f.options["cookie_samesite"] == "None"
+    assert f.cookies._set_kwargs["samesite"] == "None"
+
+
+def test_samesite_python_none_omits_attribute():
+    f = factory(cookie_samesite=None)
+    assert "samesite" not in f.cookies._set_kwargs
+
+
+def test_client_callable_with_connection_pool_is_rejected():
+    with pytest.raises(InvalidSetting, match=r"give redis_client_callable or redis_connection_pool, not both"):
+        factory(redis_client_callable=client_callable, redis_connection_pool=redis.ConnectionPool())
+
+
+def test_client_callable_alone_builds_no_shared_client():
+    f = factory(redis_client_callable=client_callable)
+    assert f.client is None
+
+
+def test_id_generator_returning_non_str_fails_at_creation():
+    with pytest.raises(InvalidSetting, match=r"id_generator returned 42: it must return a str"):
+        factory(id_generator=id_generator_returning_int)
+
+
+def test_id_generator_returning_spaces_fails_at_creation():
+    with pytest.raises(InvalidSetting, match=r"id_generator returned 'has a space'.*without spaces"):
+        factory(id_generator=id_generator_returning_space)
+
+
+def test_id_generator_returning_empty_or_huge_fails_at_creation():
+    with pytest.raises(InvalidSetting, match=r"id_generator returned ''"):
+        factory(id_generator=lambda: "")
+    with pytest.raises(InvalidSetting, match=r"id_generator returned 'xxxx"):
+        factory(id_generator=lambda: "x" * 257)
+
+
+def test_id_generator_raising_fails_at_creation():
+    with pytest.raises(InvalidSetting, match=r"id_generator failed when called: RuntimeError\('no entropy today'\)"):
+        factory(id_generator=id_generator_raising)
+
+
+def test_id_generator_valid_is_used():
+    f = factory(id_generator=my_id_generator)
+    assert f.new_id() == "fixed-session-id"
+
+
+def test_default_id_generator_makes_distinct_urlsafe_ids():
+    f = factory()
+    a, b = f.new_id(), f.new_id()
+    assert a != b
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", a)
+
+
+def test_id_generator_error_from_ini_names_the_ini_key():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator"):
+        from_ini(id_generator="tests.test_options.id_generator_returning_space")
+
+
+# -- the settings reference --------------------------------------------------------------
+
+
+def test_reference_rst_mentions_every_option_and_its_ini_key():
+    text = options.reference_rst()
+    for name in options.OPTIONS:
+        assert f"``{name}``" in text, name
+        assert f"``redis.sessions.{name}``" in text, name
+
+
+def test_reference_rst_marks_python_only_options():
+    text = options.reference_rst()
+    for name in ("cookie_expires", "redis_connection_pool"):
+        assert f"``redis.sessions.{name}`` (Python only)" in text
+    assert "``redis.sessions.timeout`` (Python only)" not in text
+
+
+def test_reference_rst_has_one_heading_per_group():
+    text = options.reference_rst()
+    groups = {opt.group for opt in options.OPTIONS.values()}
+    for group in groups:
+        assert f"\n{group}\n{'-' * len(group)}\n" in text
+        assert text.count(f"\n{group}\n") == 1
+
+
+def test_docs_settings_rst_is_up_to_date():
+    if not DOCS_SETTINGS.exists():
+        pytest.skip("docs/settings.rst does not exist yet")
+    assert DOCS_SETTINGS.read_text(encoding="utf-8") == options.reference_rst()
+
+
+def test_settings_key():
+    assert options.settings_key("timeout") == "redis.sessions.timeout"
+
+
+# -- expiry rules (policy.resolve_rules) through a factory ----------------------------------
+
+
+def test_rules_defaults():
+    rules = factory().rules
+    assert rules.timeout == 1200
+    assert rules.redis_ttl is True
+    assert rules.track_expiry is False
+    assert rules.trigger == 0
+    assert rules.getex_on_load is True
+    assert rules.invalidate_empty is True
+    assert rules.detect_changes is True
+
+
+def test_rules_lru_mode_tracks_expiry_with_half_timeout_trigger():
+    rules = factory(set_redis_ttl=False, timeout=1200).rules
+    assert rules.redis_ttl is False
+    assert rules.track_expiry is True
+    assert rules.trigger == 600
+    assert rules.getex_on_load is False
+
+
+def test_rules_lru_mode_odd_timeout_trigger_rounds_down():
+    assert factory(set_redis_ttl=False, timeout=61).rules.trigger == 30
+
+
+def test_rules_lru_mode_trigger_zero_turns_trigger_off():
+    rules = factory(set_redis_ttl=False, timeout_trigger=0).rules
+    assert rules.track_expiry is True
+    assert rules.trigger == 0
+    assert rules.getex_on_load is False
+
+
+def test_rules_timeout_trigger_tracks_expiry():
+    rules = factory(timeout_trigger=600).rules
+    assert rules.track_expiry is True
+    assert rules.trigger == 600
+    assert rules.getex_on_load is False
+    assert rules.redis_ttl is True
+
+
+def test_rules_no_timeout_means_no_tracking_and_no_getex():
+    rules = factory(timeout=0).rules
+    assert rules.timeout is None
+    assert rules.track_expiry is False
+    assert rules.trigger == 0
+    assert rules.getex_on_load is False
+
+
+def test_rules_no_timeout_ignores_python_expires_and_trigger():
+    rules = factory(timeout=None, python_expires=True, timeout_trigger=30).rules
+    assert rules.track_expiry is False
+    assert rules.trigger == 0
+    assert rules.getex_on_load is False
+
+
+def test_rules_python_expires_true_tracks_with_trigger_zero():
+    rules = factory(python_expires=True).rules
+    assert rules.track_expiry is True
+    assert rules.trigger == 0
+    assert rules.getex_on_load is False
+
+
+def test_rules_python_expires_false_in_lru_mode_does_not_track():
+    rules = factory(python_expires=False, set_redis_ttl=False).rules
+    assert rules.track_expiry is False
+    assert rules.trigger == 0
+    assert rules.getex_on_load is False
+
+
+def test_rules_from_ini_match_python():
+    assert from_ini(set_redis_ttl="false", timeout="1200").rules == factory(set_redis_ttl=False, timeout=1200).rules
+    assert from_ini(detect_changes="off", invalidate_empty_session="0").rules == factory(
+        detect_changes=False, invalidate_empty_session=False
+    ).rules
