@@ -110,7 +110,6 @@ class RedisSession:
         "_active",
         "_cookie_sent",
         "_response",
-        "_finished",
     )
 
     def __init__(self, request: Any, factory: Any):
@@ -136,7 +135,6 @@ class RedisSession:
         self._active = False
         self._cookie_sent = False
         self._response: Any = None
-        self._finished = False
 
     # -- loading ------------------------------------------------------------
 
@@ -253,9 +251,6 @@ class RedisSession:
             add_vary_cookie(response)
 
     def _on_finished(self, request: Any) -> None:
-        if self._finished:
-            return
-        self._finished = True
         self._settle()
         self._response = None  # break the reference cycle early
 

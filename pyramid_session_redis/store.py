@@ -25,9 +25,6 @@ class RedisStore:
             self._client = self._get_client()  # type: ignore[misc]
         return self._client
 
-    def key(self, session_id: str) -> str:
-        return self.prefix + session_id
-
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
         """GET, or GETEX ... EX ttl so that the read also refreshes the TTL."""
         if ttl:
