@@ -10,6 +10,7 @@ each after asking ``policy``.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -44,33 +45,32 @@ def current_time() -> int:
 def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
     """A read of the session dict: load it first."""
 
+    @functools.wraps(method)
     def read(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
         if self._data is None:
             self._load()
         return method(self, *args, **kwargs)
 
-    read.__name__ = method.__name__
-    read.__doc__ = method.__doc__
     return read
 
 
 def _exposes(method: Callable[..., Any]) -> Callable[..., Any]:
     """A read that hands out stored values, which the caller may change in place."""
 
+    @functools.wraps(method)
     def expose(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
         if self._data is None:
             self._load()
         self._exposed = True
         return method(self, *args, **kwargs)
 
-    expose.__name__ = method.__name__
-    expose.__doc__ = method.__doc__
     return expose
 
 
 def _changes(method: Callable[..., Any]) -> Callable[..., Any]:
     """A change to the session dict: load first, then mark the session dirty."""
 
+    @functools.wraps(method)
     def change(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
         if self._data is None:
             self._load()
@@ -78,8 +78,6 @@ def _changes(method: Callable[..., Any]) -> Callable[..., Any]:
         self._dirty = True
         return result
 
-    change.__name__ = method.__name__
-    change.__doc__ = method.__doc__
     return change
 
 
@@ -315,11 +313,13 @@ class RedisSession:
     @property
     @_reads
     def created(self) -> float:
+        """When the session was created, in whole seconds since the epoch."""
         return self._created
 
     @property
     @_reads
     def new(self) -> bool:
+        """True when the session was created in this request (no usable cookie came in)."""
         return self._new
 
     def invalidate(self) -> None:
@@ -344,23 +344,28 @@ class RedisSession:
         self._dirty = True
 
     def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
+        """Add a message to a flash queue (stored in the session under ``"_f_" + queue``)."""
         storage = self.setdefault("_f_" + queue, [])
         if allow_duplicate or msg not in storage:
             storage.append(msg)
             self._dirty = True
 
     def pop_flash(self, queue: str = "") -> List[Any]:
+        """Remove and return the messages of a flash queue."""
         return self.pop("_f_" + queue, [])  # type: ignore[no-any-return]
 
     def peek_flash(self, queue: str = "") -> List[Any]:
+        """Return the messages of a flash queue without removing them."""
         return self.get("_f_" + queue, [])  # type: ignore[no-any-return]
 
     def new_csrf_token(self) -> str:
+        """Make, store and return a new CSRF token (64 hex characters)."""
         token = secrets.token_hex(32)
         self["_csrft_"] = token
         return token
 
     def get_csrf_token(self) -> str:
+        """Return the session's CSRF token, making one if there is none."""
         token = self.get("_csrft_")
         return token if token is not None else self.new_csrf_token()
 
@@ -492,6 +497,7 @@ class RedisSession:
     @property
     @_reads
     def timeout(self) -> Optional[int]:
+        """This session's timeout in seconds (None: it never times out)."""
         return self._timeout
 
     @property
