@@ -128,29 +128,32 @@ def _ttl(rules: Rules, timeout: Optional[int], expires: Optional[int], now: int)
     return timeout
 
 
+def write_terms(view: SessionView, rules: Rules, now: int, slide: bool = True) -> "tuple[Optional[int], Optional[int]]":
+    """The ``(expires, ttl)`` a write of this session sends now.
+
+    ``slide`` pushes a tracked expiry forward to ``now + timeout``; an expiry
+    pinned by ``adjust_session_expires()`` is never moved.
+    """
+    expires = view.expires
+    if slide and rules.track_expiry and view.timeout and not view.expires_pinned:
+        expires = now + view.timeout
+    return expires, _ttl(rules, view.timeout, expires, now)
+
+
 def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
     """The one storage action for this session."""
     if not view.stored:
         if view.has_id and view.cookie_sent and (view.keep or not view.empty):
-            expires = view.expires if view.expires_pinned else None
-            if expires is None and rules.track_expiry and view.timeout:
-                expires = now + view.timeout
-            return Decision(Action.CREATE, view.doomed, expires, _ttl(rules, view.timeout, expires, now))
+            expires, ttl = write_terms(view, rules, now)
+            return Decision(Action.CREATE, view.doomed, expires, ttl)
         return Decision(Action.NOTHING, view.doomed)
 
     if _emptied(view, rules):
         return Decision(Action.DELETE)
 
-    expires = view.expires
-    due = (
-        rules.track_expiry
-        and bool(view.timeout)
-        and not view.expires_pinned
-        and (expires is None or not rules.trigger or now >= expires - rules.trigger)
-    )
-    if due:
-        expires = now + view.timeout  # type: ignore[operator]
-    ttl = _ttl(rules, view.timeout, expires, now)
+    due = view.expires is None or not rules.trigger or now >= view.expires - rules.trigger
+    expires, ttl = write_terms(view, rules, now, slide=due)
+    due = due and expires != view.expires  # the tracked expiry really moved
     if due or view.dirty:
         return Decision(Action.SAVE, expires=expires, ttl=ttl)
     fallback = Action.REFRESH if (view.ttl_mismatch and ttl) else Action.NOTHING

@@ -29,7 +29,7 @@ from .exceptions import (
     RawDeserializationError,
 )
 from .cookies import add_vary_cookie
-from .policy import Action, Cookie, SessionView, cookie_action, storage_decision
+from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
 
 # Values of these types cannot change in place; handing them out is safe.
 IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
@@ -52,33 +52,6 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
         return method(self, *args, **kwargs)
 
     return read
-
-
-def _exposes(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A read that hands out stored values, which the caller may change in place."""
-
-    @functools.wraps(method)
-    def expose(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
-        if self._data is None:
-            self._load()
-        self._exposed = True
-        return method(self, *args, **kwargs)
-
-    return expose
-
-
-def _changes(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A change to the session dict: load first, then mark the session dirty."""
-
-    @functools.wraps(method)
-    def change(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
-        if self._data is None:
-            self._load()
-        result = method(self, *args, **kwargs)
-        self._dirty = True
-        return result
-
-    return change
 
 
 @implementer(ISession)
@@ -420,12 +393,14 @@ class RedisSession:
     def keys(self) -> List[str]:
         return list(self._data)  # type: ignore[arg-type]
 
-    @_exposes
+    @_reads
     def values(self) -> List[Any]:
+        self._exposed = True
         return list(self._data.values())  # type: ignore[union-attr]
 
-    @_exposes
+    @_reads
     def items(self) -> List[Any]:
+        self._exposed = True
         return list(self._data.items())  # type: ignore[union-attr]
 
     @_reads
@@ -446,13 +421,16 @@ class RedisSession:
             self._dirty = True
         return data.pop(key, *default)
 
-    @_changes
+    @_reads
     def popitem(self) -> Any:
-        return self._data.popitem()  # type: ignore[union-attr]
+        item = self._data.popitem()  # type: ignore[union-attr]
+        self._dirty = True
+        return item
 
-    @_changes
+    @_reads
     def update(self, *args: Any, **kwargs: Any) -> None:
         self._data.update(*args, **kwargs)  # type: ignore[union-attr]
+        self._dirty = True
 
     @_reads
     def clear(self) -> None:
@@ -489,9 +467,10 @@ class RedisSession:
         return self._session_id
 
     @property
-    @_exposes
+    @_reads
     def managed_dict(self) -> Dict[str, Any]:
         """The dict itself; changes in place are found by ``detect_changes``."""
+        self._exposed = True
         return self._data  # type: ignore[return-value]
 
     @property
@@ -511,20 +490,13 @@ class RedisSession:
         """Write the session to Redis now, rather than at the end of the request."""
         factory = self._factory
         self.ensure_id()
-        now = current_time()
-        rules = factory.rules
-        expires = self._expires
-        if rules.track_expiry and self._timeout and not self._expires_pinned:
-            expires = now + self._timeout
-        ttl = None
-        if rules.redis_ttl and self._timeout:
-            ttl = max(1, expires - now) if expires is not None else self._timeout
+        expires, ttl = write_terms(self._view(), factory.rules, current_time())
         data = self._serialize(expires)
         if self._stored:
             factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
         else:
             self._create(data, ttl)
-        self._mark_stored(data, expires if rules.track_expiry else None)
+        self._mark_stored(data, expires if factory.rules.track_expiry else None)
 
     @_reads
     def do_refresh(self, force_redis_ttl: Optional[int] = None) -> None:
