@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from .cookies import check_response_allow_cookies
 from .factory import SessionFactory, make_factory
-from .options import parse_settings, settings_key
+from .options import parse_settings, positional, settings_key
 from .session import RedisSession
 
 __version__ = "2.0.0.dev0"
@@ -23,10 +23,12 @@ __all__ = [
 ]
 
 
-def RedisSessionFactory(**options: Any) -> SessionFactory:
+def RedisSessionFactory(*args: Any, **options: Any) -> SessionFactory:
     """Build a Pyramid session factory that keeps sessions in Redis.
 
-    Every option is a keyword; the settings reference (``docs/settings.rst``,
+    Options are keywords (the first ones may also be given positionally, in
+    the order 1.8 accepted them: ``secret``, ``timeout``, ``cookie_name``...);
+    the settings reference (``docs/settings.rst``,
     generated from ``pyramid_session_redis.options``) lists them with their
     defaults.  The common ones::
 
@@ -41,7 +43,7 @@ def RedisSessionFactory(**options: Any) -> SessionFactory:
     ``pyramid_session_redis.exceptions.InvalidSetting`` (a Pyramid
     ``ConfigurationError`` and a ``ValueError``) that names it.
     """
-    return make_factory(options)
+    return make_factory(positional(args, options) if args else options)
 
 
 def session_factory_from_settings(settings: Mapping[str, Any]) -> SessionFactory:

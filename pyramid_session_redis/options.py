@@ -254,6 +254,33 @@ _OPTIONS: Tuple[Option, ...] = (
 
 OPTIONS: Dict[str, Option] = {opt.name: opt for opt in _OPTIONS}
 
+# The order in which 1.8 accepted options positionally; kept so that calls such
+# as ``RedisSessionFactory("secret", 1200)`` work unchanged.  New options are
+# keyword-only.
+POSITIONAL_1X = (
+    "secret", "timeout", "cookie_name", "cookie_max_age", "cookie_path", "cookie_domain",
+    "cookie_secure", "cookie_httponly", "cookie_expires", "cookie_comment", "cookie_samesite",
+    "cookie_on_exception", "redis_url", "redis_host", "redis_port", "redis_db", "redis_password",
+    "redis_client_callable", "serialize", "deserialize", "id_generator", "set_redis_ttl",
+    "set_redis_ttl_readheavy", "detect_changes", "deserialized_fails_new",
+    "func_check_response_allow_cookies", "func_invalid_logger", "timeout_trigger", "python_expires",
+    "cookie_signer", "redis_socket_timeout", "redis_connection_pool", "redis_encoding",
+    "redis_encoding_errors", "redis_unix_socket_path", "invalidate_empty_session",
+)
+
+
+def positional(args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+    """Merge positional arguments, in 1.8's order, into the keyword options."""
+    if len(args) > len(POSITIONAL_1X):
+        raise TypeError(f"RedisSessionFactory takes at most {len(POSITIONAL_1X)} positional arguments ({len(args)} given)")
+    merged = dict(kwargs)
+    for name, value in zip(POSITIONAL_1X, args):
+        if name in merged:
+            raise TypeError(f"RedisSessionFactory got multiple values for argument {name!r}")
+        merged[name] = value
+    return merged
+
+
 # Keyword names of the 1.x factory that 1.8 removed, for a helpful error.
 RENAMED = {
     "url": "redis_url",

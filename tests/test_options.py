@@ -775,3 +775,34 @@ def test_rules_from_ini_match_python():
     assert from_ini(detect_changes="off", invalidate_empty_session="0").rules == factory(
         detect_changes=False, invalidate_empty_session=False
     ).rules
+
+
+# -- positional arguments, as 1.8 accepted them -------------------------------------------
+
+
+def test_secret_may_be_positional_as_in_1x():
+    factory = RedisSessionFactory("s" * 40, 600, "sid", redis_url="redis://localhost:1/0")
+    assert factory.options["secret"] == "s" * 40
+    assert factory.options["timeout"] == 600
+    assert factory.options["cookie_name"] == "sid"
+
+
+def test_positional_order_is_1x_order_and_every_name_is_an_option():
+    assert options.POSITIONAL_1X[:3] == ("secret", "timeout", "cookie_name")
+    assert options.POSITIONAL_1X[-1] == "invalidate_empty_session"
+    assert set(options.POSITIONAL_1X) <= set(options.OPTIONS)
+
+
+def test_positional_values_are_validated_like_keywords():
+    with pytest.raises(InvalidSetting, match="timeout"):
+        RedisSessionFactory("s" * 40, "soon")
+
+
+def test_positional_and_keyword_for_the_same_option_is_an_error():
+    with pytest.raises(TypeError, match="multiple values for argument 'secret'"):
+        RedisSessionFactory("s" * 40, secret="t" * 40)
+
+
+def test_too_many_positional_arguments_is_an_error():
+    with pytest.raises(TypeError, match="at most 36 positional"):
+        RedisSessionFactory(*([None] * 37))
