@@ -17,6 +17,8 @@ setup(
     extras_require={
         "testing": ["pytest>=7", "pytest-cov", "webtest>=3"],
         "demo": ["waitress"],
+        # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
+        "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
     },
     classifiers=[
         "Framework :: Pyramid",
