@@ -7,15 +7,21 @@ HMAC-SHA512 signature followed by the session id, with the salt
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
+import re
 from typing import Any, Dict, Optional
+
+from webob.cookies import make_cookie, parse_cookie
 
 SALT = b"pyramid_session_redis."
 MAX_COOKIE_LENGTH = 4096  # a longer cookie is rejected before any hashing
 _SIG_SIZE = hashlib.sha512().digest_size
+# base64.urlsafe_b64encode/-decode, without their Python-level wrappers.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_URLSAFE_SAMPLE = "Aa0-_"  # every kind of character a signed id can hold
 
 
 def _as_bytes(text: str) -> bytes:
@@ -41,11 +47,11 @@ class SessionIdSigner:
 
     def dumps(self, session_id: str) -> bytes:
         data = session_id.encode("utf-8")
-        return base64.urlsafe_b64encode(self._signature(data) + data).rstrip(b"=")
+        return binascii.b2a_base64(self._signature(data) + data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
     def loads(self, signed: bytes) -> str:
         try:
-            raw = base64.urlsafe_b64decode(signed + b"=" * (-len(signed) % 4))
+            raw = binascii.a2b_base64((signed + b"=" * (-len(signed) % 4)).translate(_FROM_URLSAFE))
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"cookie is not base64: {exc}") from None
         signature, data = raw[:_SIG_SIZE], raw[_SIG_SIZE:]
@@ -59,10 +65,34 @@ def plausible_id(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value
 
 
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _cookie_finder(name: str) -> Any:
+    """``search(header)`` for a base64url value of cookie ``name`` after "; " or
+    at the start, or None when WebOb would not read ``name`` as a plain cookie name."""
+    if not name.isascii() or list(parse_cookie(f"{name}={_URLSAFE_SAMPLE}")) != [(name.encode(), _URLSAFE_SAMPLE.encode())]:
+        return None
+    return re.compile(r"(?:\A|; )" + re.escape(name) + r"=([A-Za-z0-9_-]*)(?=;|\Z)").search
+
+
+def _set_cookie_template(name: str, kwargs: Dict[str, Any]) -> Optional["tuple[str, str]"]:
+    """The Set-Cookie header WebOb writes, split around the value, when it does
+    not depend on the time (no Max-Age or Expires, which carry a date)."""
+    if kwargs["max_age"] is not None or "expires" in kwargs:
+        return None
+    try:
+        sample = make_cookie(name, _URLSAFE_SAMPLE.encode(), **kwargs)
+    except Exception:  # let set_cookie() raise it, when a cookie is set
+        return None
+    before, found, after = sample.partition(_URLSAFE_SAMPLE)
+    return (before, after) if found and before == name + "=" else None
+
+
 class CookieJar:
     """Everything the factory knows about its cookie, prepared once."""
 
-    __slots__ = ("name", "signer", "_set_kwargs", "_delete_kwargs")
+    __slots__ = ("name", "signer", "_set_kwargs", "_delete_kwargs", "_finder", "_header")
 
     def __init__(self, options: Dict[str, Any], signer: Any):
         self.name: str = options["cookie_name"]
@@ -81,10 +111,34 @@ class CookieJar:
         # A deletion carries the same scope and flags: browsers ignore a
         # Set-Cookie without Secure for __Secure-/__Host- names.
         self._delete_kwargs = {k: v for k, v in kwargs.items() if k not in ("max_age", "expires", "comment")}
+        self._finder = _cookie_finder(self.name)
+        self._header = _set_cookie_template(self.name, kwargs)
+
+    def _value(self, request: Any) -> Optional[str]:
+        """``request.cookies.get(name)``, read straight from the header when that
+        is sure to give the same answer (WebOb parses every cookie in it)."""
+        environ = getattr(request, "environ", None)
+        if environ is None:  # not a WebOb request (a test double)
+            return request.cookies.get(self.name)  # type: ignore[no-any-return]
+        header = environ.get("HTTP_COOKIE")
+        if not header:
+            return None
+        finder = self._finder
+        if finder is not None and header.isascii() and '"' not in header and "\\" not in header:
+            # Without quotes or escapes WebOb sees a cookie only at a "name=";
+            # with the name there once, and right after "; ", that one is ours.
+            count = header.count(self.name)
+            if count == 0:
+                return None
+            if count == 1:
+                found = finder(header)
+                if found is not None:
+                    return found.group(1)
+        return request.cookies.get(self.name)  # type: ignore[no-any-return]
 
     def read(self, request: Any) -> "tuple[Optional[str], bool]":
         """Return ``(session_id, sent)``: the verified id or None, and whether a cookie was sent."""
-        value = request.cookies.get(self.name)
+        value = self._value(request)
         if value is None:
             return None, False
         if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
@@ -99,6 +153,14 @@ class CookieJar:
         signed = self.signer.dumps(session_id)
         if isinstance(signed, bytes):
             signed = signed.decode("ascii")
+        header = self._header
+        if header is not None and not overrides and _URLSAFE.fullmatch(signed):
+            headers = response.headerlist
+            if not any(name.lower() in ("set-cookie", "vary") for name, _ in headers):
+                # What set_cookie(overwrite=True) and add_vary_cookie() would add.
+                headers.append(("Set-Cookie", header[0] + signed + header[1]))
+                headers.append(("Vary", "Cookie"))
+                return
         kwargs = self._set_kwargs if not overrides else {**self._set_kwargs, **overrides}
         response.set_cookie(self.name, signed, overwrite=True, **kwargs)
         add_vary_cookie(response)
@@ -109,6 +171,10 @@ class CookieJar:
 
 
 def add_vary_cookie(response: Any) -> None:
+    headers = response.headerlist
+    if not any(name.lower() == "vary" for name, _ in headers):
+        headers.append(("Vary", "Cookie"))  # what setting response.vary would do
+        return
     vary = response.vary or ()
     if not any(name.lower() == "cookie" for name in vary):
         response.vary = tuple(vary) + ("Cookie",)

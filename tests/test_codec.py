@@ -393,6 +393,52 @@ def test_read_passes_ascii_bytes_to_signer():
     assert seen == [b"abc"]
 
 
+# The jar reads its cookie straight from the header when it can; WebOb's
+# request.cookies is the reference for every header.
+HEADERS = [
+    None,
+    "",
+    "session=abc",
+    "session=",
+    "session=abc;",
+    "a=1; session=abc",
+    "session=abc; a=1",
+    "a=1;session=abc",
+    "xsession=abc",
+    "sessionx=1; session=abc",
+    "session=abc; session=def",
+    'a="x; session=evil"; session=good',
+    'session=good; a="x"',
+    "a=b c session=evil; session=good",
+    "session=good; a=b c session=evil",
+    "session = abc",
+    "session=abc def",
+    "session=ab\\143",
+    "session=abc,def",
+    "session=a=b",
+    "session=Wed, 09 Jun 2021 10:18:14 GMT",
+    "Session=abc",
+    "other=session",
+    "a=\xe9; session=abc",
+    "session=abc\n",
+    "$session=abc",
+]
+
+
+@pytest.mark.parametrize("name", ["session", "sid", "my.sess-id_2", "path", "Secure", "$x", "sid!"])
+@pytest.mark.parametrize("header", HEADERS)
+def test_read_finds_the_cookie_webob_finds(name, header):
+    environ = {} if header is None else {"HTTP_COOKIE": header}
+    expected = webob.Request(dict(environ)).cookies.get(name)
+    assert jar(cookie_name=name)._value(webob.Request(dict(environ))) == expected
+
+
+def test_read_from_a_real_request():
+    signed = SessionIdSigner(SECRET).dumps("abc123").decode("ascii")
+    request = webob.Request.blank("/", headers={"Cookie": f"a=1; session={signed}; b=2"})
+    assert jar().read(request) == ("abc123", True)
+
+
 # -- CookieJar.set / delete ---------------------------------------------------------
 
 
@@ -489,6 +535,34 @@ def test_set_cookie_samesite_omitted():
     response = webob.Response()
     jar(cookie_samesite=None).set(response, "abc")
     assert "SameSite" not in set_cookie_headers(response)[0]
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"cookie_name": "sid", "cookie_path": "/app", "cookie_domain": "example.com", "cookie_secure": True},
+        {"cookie_httponly": False, "cookie_samesite": None, "cookie_comment": "c"},
+        {"cookie_samesite": "None", "cookie_secure": True},
+        {"cookie_max_age": 3600},
+    ],
+)
+@pytest.mark.parametrize("existing", [[], [("Vary", "Accept")], [("Set-Cookie", "a=1")], [("Set-Cookie", "session=old; Path=/")]])
+@pytest.mark.parametrize("overrides", [None, {"max_age": 10}])
+def test_set_cookie_writes_what_webob_writes(opts, existing, overrides):
+    j = jar(**opts)
+    signed = j.signer.dumps("abc123").decode("ascii")
+    ours, reference = webob.Response(), webob.Response()
+    for response in (ours, reference):
+        response.headerlist.extend(existing)
+    j.set(ours, "abc123", overrides)
+    reference.set_cookie(j.name, signed, overwrite=True, **{**j._set_kwargs, **(overrides or {})})
+    cookies.add_vary_cookie(reference)
+    assert ours.headerlist == reference.headerlist
+
+
+def test_set_cookie_template_falls_back_when_webob_refuses_the_attributes():
+    assert cookies._set_cookie_template("session", {"max_age": None, "samesite": "bogus"}) is None
 
 
 def test_set_cookie_with_str_returning_signer():
