@@ -27,6 +27,7 @@ Deserialize = Callable[[bytes], Any]
 
 _json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _json_decode = json.loads
+_json_scan = json.JSONDecoder().scan_once  # what json.loads runs, without its checks of the input
 
 
 def json_serialize(payload: Dict[str, Any]) -> bytes:
@@ -46,7 +47,15 @@ def json_deserialize(raw: bytes) -> Any:
         # A pickle stream (protocol 2+), as written by 1.x with its default
         # serializer.  It is never unpickled here: report it as a legacy payload.
         raise InvalidSession_PayloadLegacy("payload is pickle data; the JSON serializer does not read pickle")
-    return _json_decode(raw)
+    # The common case first: UTF-8 that is one JSON value, nothing around it.
+    # Anything else (a BOM, UTF-16, whitespace, an error) goes to json.loads,
+    # which decides, or raises, exactly as it always did.
+    try:
+        text = raw.decode("utf-8")
+        obj, end = _json_scan(text, 0)
+    except Exception:
+        return _json_decode(raw)
+    return obj if end == len(text) else _json_decode(raw)
 
 
 class Payload(NamedTuple):
@@ -72,6 +81,8 @@ def encode(data: Dict[str, Any], created: int, timeout: Optional[int], expires: 
 
 
 def _int_or_none(value: Any) -> Optional[int]:
+    if type(value) is int:  # as written by encode()
+        return value
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -99,6 +99,11 @@ class Decision(NamedTuple):
     otherwise: Action = Action.NOTHING  # for SAVE_IF_CHANGED when nothing changed
 
 
+# The commonest answers, made once.
+_NOTHING = Decision(Action.NOTHING)
+_NOTHING_BUT_DELETE_OLD = Decision(Action.NOTHING, delete_old=True)
+
+
 def _emptied(view: SessionView, rules: Rules) -> bool:
     return rules.invalidate_empty and view.stored and view.empty and view.dirty
 
@@ -146,7 +151,7 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
         if view.has_id and view.cookie_sent and (view.keep or not view.empty):
             expires, ttl = write_terms(view, rules, now)
             return Decision(Action.CREATE, view.doomed, expires, ttl)
-        return Decision(Action.NOTHING, view.doomed)
+        return _NOTHING_BUT_DELETE_OLD if view.doomed else _NOTHING
 
     if _emptied(view, rules):
         return Decision(Action.DELETE)
@@ -159,4 +164,4 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
     fallback = Action.REFRESH if (view.ttl_mismatch and ttl) else Action.NOTHING
     if view.exposed and rules.detect_changes:
         return Decision(Action.SAVE_IF_CHANGED, expires=expires, ttl=ttl, otherwise=fallback)
-    return Decision(fallback, expires=expires, ttl=ttl)
+    return _NOTHING if fallback is Action.NOTHING else Decision(fallback, expires=expires, ttl=ttl)
