@@ -357,7 +357,7 @@ def _has_hiredis() -> bool:
 def find_v181(explicit: Optional[str]) -> Optional[str]:
     for candidate in (explicit, os.environ.get("BENCH_V181_PYTHON"), str(HERE / ".venvs" / "v181" / "bin" / "python")):
         if candidate and Path(candidate).exists():
-            return candidate
+            return str(Path(candidate).absolute())  # workers run with bench/ as their directory
     return None
 
 

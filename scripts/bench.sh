@@ -10,7 +10,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 PYTHON=${PYTHON:-python3}
-pipq() { "$1"/bin/python -m pip install -q --disable-pip-version-check "${@:2}"; }
+pipq() {
+    local log; log=$(mktemp)
+    if ! "$1"/bin/python -m pip install -q --disable-pip-version-check "${@:2}" >"$log" 2>&1; then
+        cat "$log" >&2; exit 1
+    fi
+    rm -f "$log"
+}
 if [ ! -x bench/.venvs/ours/bin/python ]; then
     "$PYTHON" -m venv bench/.venvs/ours
 fi
