@@ -156,7 +156,10 @@ class CookieJar:
         header = self._header
         if header is not None and not overrides and _URLSAFE.fullmatch(signed):
             headers = response.headerlist
-            if not any(name.lower() in ("set-cookie", "vary") for name, _ in headers):
+            for name, _ in headers:
+                if name.lower() in ("set-cookie", "vary"):
+                    break
+            else:
                 # What set_cookie(overwrite=True) and add_vary_cookie() would add.
                 headers.append(("Set-Cookie", header[0] + signed + header[1]))
                 headers.append(("Vary", "Cookie"))
@@ -172,7 +175,10 @@ class CookieJar:
 
 def add_vary_cookie(response: Any) -> None:
     headers = response.headerlist
-    if not any(name.lower() == "vary" for name, _ in headers):
+    for name, _ in headers:
+        if name.lower() == "vary":
+            break
+    else:
         headers.append(("Vary", "Cookie"))  # what setting response.vary would do
         return
     vary = response.vary or ()

@@ -167,8 +167,7 @@ class RedisSession:
             self._bad_cookie = True
             self._invalid(InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}"))
             return
-        now = current_time()
-        if rules.track_expiry and loaded.expires is not None and now >= loaded.expires:
+        if rules.track_expiry and loaded.expires is not None and current_time() >= loaded.expires:
             self._bad_cookie = True
             self._invalid(InvalidSession_PayloadTimeout("session expired by the expiry in its payload"))
             return
