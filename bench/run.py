@@ -78,7 +78,7 @@ def impls_for(row: Row, available: List[str]) -> List[str]:
         wanted = ["ours", "floor"]
     elif row.policy == "default":
         if row.scenario in ("read", "write"):
-            wanted += ["floor+codec", "ours+hiredis"]
+            wanted += ["floor+codec", "ours+hiredis", "ours+msgspec"]
         if row.size == SMALL:
             wanted += ["none", "signed"]
     return [impl for impl in wanted if impl in available]
@@ -217,11 +217,12 @@ def table(report: Report, title: str, results: List[Result]) -> None:
     others = ("floor", "floor+codec", "v181", "none", "signed")
     report.say(title)
     report.say(f"{'scenario':24s} {'ours us':>8s} {'req/s':>6s} {'floor':>6s} {'fl+cod':>6s} {'1.8.1':>6s} "
-               f"{'none':>6s} {'signed':>6s} {'hiredis':>7s}  ours: commands/request | 1.8.1")
+               f"{'none':>6s} {'signed':>6s} {'hiredis':>7s} {'msgspec':>7s}  ours: commands/request | 1.8.1")
     for res in results:
         ours = res.us("ours")
         cells = [f"{res.ratio('ours', other):6.2f}" if other in res.per_impl else f"{'':6s}" for other in others]
-        gain = f"{res.ratio('ours+hiredis', 'ours'):7.2f}" if "ours+hiredis" in res.per_impl else f"{'':7s}"
+        gain = " ".join(f"{res.ratio(extra, 'ours'):7.2f}" if extra in res.per_impl else f"{'':7s}"
+                        for extra in ("ours+hiredis", "ours+msgspec"))
         v181_cmds = format_commands(res.commands["v181"]) if "v181" in res.commands else ""
         if "v181" in res.failed:
             v181_cmds = "fails: " + res.failed["v181"].split(": ", 2)[-1]
@@ -238,6 +239,8 @@ Columns: ours' time per request and throughput; then ours' throughput divided by
            (in read-heavy mode with python_expires=False, which 1.8.1 requires there)
   none     no session factory at all;  signed  Pyramid's SignedCookieSessionFactory
   hiredis  ours with hiredis installed, divided by ours without it (a speed-up above 1)
+  msgspec  ours with the msgspec extra installed (faster decoding), divided by ours without it
+"ours" is a default install: neither hiredis nor msgspec.
 Each ratio is the median over rounds of the ratio measured within one round.
 """
 
@@ -348,10 +351,20 @@ def plot(results: Dict[Row, Result], rows: List[Row], path_tp: Path, path_size: 
 # -- main ---------------------------------------------------------------------
 
 
-def _has_hiredis() -> bool:
+def _pin(server: RedisServer) -> Dict[str, str]:
+    """Pin redis-server to CPU 1 and return the environment that pins workers to CPU 0."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if len(cpus) < 2 or server.process is None:
+        return {}
+    first, second = sorted(cpus)[:2]
+    os.sched_setaffinity(server.process.pid, {second})
+    return {"BENCH_CPU": str(first)}
+
+
+def _has(module: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("hiredis") is not None
+    return importlib.util.find_spec(module) is not None
 
 
 def find_v181(explicit: Optional[str]) -> Optional[str]:
@@ -386,13 +399,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         redis_version = client.info("server")["redis_version"]
         # Every worker runs redis-py's own parser, as a default install does; one
         # extra worker measures ours with hiredis when the benchmark venv has it.
-        plain = {"BENCH_NO_HIREDIS": "1"}
+        # With two or more CPUs, workers share one CPU and redis-server gets
+        # another, so that where the scheduler puts them does not decide a ratio.
+        pinned = _pin(server)
+        plain = {"BENCH_NO_HIREDIS": "1", **pinned}
         workers = {impl: WorkerProcess(impl, sys.executable, plain)
                    for impl in ("ours", "floor", "floor+codec", "none", "signed")}
         if v181:
             workers["v181"] = WorkerProcess("v181", v181, plain)
-        if _has_hiredis():
-            workers["ours+hiredis"] = WorkerProcess("ours+hiredis", sys.executable)
+        if _has("hiredis"):
+            workers["ours+hiredis"] = WorkerProcess("ours+hiredis", sys.executable, pinned)
+        if _has("msgspec"):
+            workers["ours+msgspec"] = WorkerProcess("ours+msgspec", sys.executable, plain)
         try:
             ours_info = workers["ours"].info
             report.say(f"pyramid_session_redis benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -405,7 +423,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 report.say(f"1.8.1 baseline: {info['package']} ({info['package_file']}), hiredis {'on' if info['hiredis'] else 'off'}")
             else:
                 report.say("1.8.1 baseline: not found (run scripts/bench.sh, or pass --v181-python); skipped")
-            report.say(f"method: in-process WSGI calls, {rounds} interleaved rounds of {seconds} s per implementation and row")
+            report.say(f"method: in-process WSGI calls, {rounds} interleaved rounds of {seconds} s per implementation and row"
+                       + ("; workers pinned to CPU 0, redis-server to CPU 1" if pinned else ""))
             report.say()
             report.say(LEGEND)
 

@@ -206,7 +206,7 @@ def _floor_views(config: Configurator, client: Any, scenario_policy: Tuple[str, 
 
 def make_app(impl: str, redis_url: str, scenario: str, policy: str, size: int) -> Any:
     config = Configurator()
-    if impl in ("ours", "v181", "ours+hiredis"):
+    if impl in ("ours", "v181", "ours+hiredis", "ours+msgspec"):
         from pyramid_session_redis import RedisSessionFactory
 
         options = policy_options(policy)

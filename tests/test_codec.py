@@ -139,6 +139,58 @@ def test_json_deserialize_of_garbage_raises_value_error():
         payload.json_deserialize(b"{not json")
 
 
+# JSON that the json module reads in its own way, or refuses: the fast paths must give
+# exactly what json.loads gives, or raise exactly what it raises.
+JSON_CORPUS = [
+    b'{"a":1}',
+    b' {"a":1} ',
+    b'\xef\xbb\xbf{"a":1}',
+    '{"a":"\u00e9"}'.encode("utf-16"),
+    b'{"a":NaN,"b":Infinity,"c":-Infinity}',
+    b'{"a":1e400}',
+    b'{"a":18446744073709551616,"b":-9223372036854775809,"c":123456789012345678901234567890}',
+    b'{"a":"\\ud800"}',
+    b'{"a":1,"a":2}',
+    b'{"a":-0,"b":1.5e-7,"c":1E2,"d":0.1}',
+    '{"\u00e9":"\u2028\u00e9"}'.encode("utf-8"),
+    b'{"a":"\\u00e9\\n\\t\\"x"}',
+    b'[' * 50 + b']' * 50,
+    b'{"a":"\xff"}',
+    b'{"a":1} x',
+    b'{"a":1}{}',
+    b"",
+    b"[1,2,]",
+    b"{'a':1}",
+]
+
+
+@pytest.fixture(params=["fast decoder", "json module only"])
+def decoder(request, monkeypatch):
+    if request.param == "json module only":
+        monkeypatch.setattr(payload, "_fast_decode", None)
+    elif payload._fast_decode is None:
+        pytest.skip("msgspec is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("raw", JSON_CORPUS)
+def test_json_deserialize_matches_json_loads_exactly(decoder, raw):
+    try:
+        expected = json.loads(raw)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            payload.json_deserialize(raw)
+    else:
+        got = payload.json_deserialize(raw)
+        assert repr(got) == repr(expected)  # repr: NaN is not equal to itself; types count
+
+
+def test_fast_decoder_is_msgspec_when_installed():
+    msgspec = pytest.importorskip("msgspec")
+    assert payload._fast_decode is not None
+    assert payload._FAST_ERRORS == (msgspec.MsgspecError,)
+
+
 # -- payload.encode / decode ---------------------------------------------------------
 
 
