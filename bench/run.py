@@ -304,32 +304,36 @@ def plot(results: Dict[Row, Result], rows: List[Row], path_tp: Path, path_size: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = {"none": "no session", "signed": "SignedCookieSessionFactory", "floor": "floor (raw redis-py)",
-             "ours": "pyramid_session_redis 2.0", "v181": "pyramid_session_redis 1.8.1"}
-    colors = {"none": "#bbbbbb", "signed": "#8fb3d9", "floor": "#555555", "ours": "#d62728", "v181": "#1f77b4"}
-    impls = ["none", "signed", "floor", "ours", "v181"]
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.5))
-    height = 0.16
+    names = {"floor+codec": "floor + stdlib JSON codec", "ours": "pyramid_session_redis 2.0",
+             "ours+msgspec": "2.0 with the msgspec extra", "v181": "pyramid_session_redis 1.8.1 (pickle)",
+             "floor": "floor (raw redis-py)"}
+    colors = {"floor+codec": "#999999", "ours": "#d62728", "ours+msgspec": "#ff9896", "v181": "#1f77b4",
+              "floor": "#444444"}
+    impls = ["floor+codec", "ours", "ours+msgspec", "v181"]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5))
+    height = 0.2
     for i, impl in enumerate(impls):
         ys, xs = [], []
         for j, row in enumerate(rows):
             res = results[row]
-            if impl in res.per_impl:
-                ys.append(j + (i - 2) * height)
-                xs.append(res.rate(impl))
+            if impl in res.per_impl and "floor" in res.per_impl:
+                ys.append(j + (i - 1.5) * height)
+                xs.append(res.ratio(impl, "floor"))
         ax.barh(ys, xs, height=height, label=names[impl], color=colors[impl])
+    ax.axvline(1.0, color="#444444", linewidth=1)
+    ax.axvline(0.9, color="#444444", linewidth=1, linestyle=":")
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([row.label for row in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("requests per second, in-process WSGI, one core (higher is better)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("throughput relative to the raw redis-py floor of the same scenario (floor = 1, dotted: 0.9)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path_tp, dpi=90)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for impl in ("floor", "ours", "v181"):
+    for impl in ("floor", "floor+codec", "ours", "v181"):
         for scenario, style in (("read", "-"), ("write", "--")):
             pts = [(size, results[Row(scenario, "default", size)]) for size in SIZES
                    if Row(scenario, "default", size) in results]
@@ -342,10 +346,20 @@ def plot(results: Dict[Row, Result], rows: List[Row], path_tp: Path, path_size: 
     ax.set_xlabel("session size (KB of JSON)")
     ax.set_ylabel("ms per request (lower is better)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path_size, dpi=90)
     plt.close(fig)
+
+
+def load_results(path: Path) -> Dict[Row, Result]:
+    """The measured rows of an earlier run's ``results.json`` (for ``--replot``)."""
+    results = {}
+    for item in json.loads(path.read_text())["rows"]:
+        row = Row(item["scenario"], item["policy"], item["size"])
+        res = Result(row, {impl: [tuple(r) for r in runs] for impl, runs in item["runs"].items()}, item["commands"])
+        results[row] = res
+    return results
 
 
 # -- main ---------------------------------------------------------------------
@@ -384,7 +398,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--soak", type=int, help="requests in the memory soak (default 100000; 10000 with --quick)")
     parser.add_argument("--out", default=str(OUT), help="where results and plots go (default docs/bench)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target does not hold")
+    parser.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/results.json")
     args = parser.parse_args(argv)
+    if args.replot:
+        out = Path(args.out)
+        results = load_results(out / "results.json")
+        plot(results, main_rows(), out / "throughput.png", out / "size.png")
+        return 0
     rounds = args.rounds or (2 if args.quick else 7)
     seconds = args.seconds or (0.05 if args.quick else 0.25)
     soak_n = args.soak if args.soak is not None else (10_000 if args.quick else 100_000)
