@@ -1,0 +1,115 @@
+"""The benchmark's own pieces, so that they keep measuring what they claim to.
+
+The throughput figures are not checked here (timed tests lie); what is checked
+is that each benchmark app sends the Redis commands the round-trip table
+promises, that the floor sends exactly those too, that the worker protocol
+works end to end, and that wrk's output is parsed right.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import wsgiapps
+from bench.overhttp import parse_wrk
+from bench.run import Row, main_rows
+
+ROWS = [row for row in main_rows() if row.size == 0]
+
+
+def _one_request(impl, row, url, commands):
+    browser = wsgiapps.Browser(wsgiapps.make_app(impl, url, row.scenario, row.policy, row.size))
+    if row.scenario not in ("new", "untouched"):
+        browser.get("/setup")
+        assert browser.cookie is not None
+    browser.get("/" + row.scenario, keep_cookie=row.scenario != "new")  # connections are set up
+    commands.reset()
+    body = browser.get("/" + row.scenario, keep_cookie=row.scenario != "new")
+    return commands.counts(), body
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
+def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redis_client, commands):
+    counts, _ = _one_request("ours", row, redis_server.url, commands)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
+def test_floor_sends_exactly_the_same_commands(row, redis_server, redis_client, commands):
+    counts, _ = _one_request("floor", row, redis_server.url, commands)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy)
+
+
+def test_read_view_really_reads_the_session(redis_server, redis_client, commands):
+    _, body = _one_request("ours", Row("read"), redis_server.url, commands)
+    assert body == b"1"  # the value /setup stored, read back through the session
+
+
+def test_write_view_really_counts(redis_server, redis_client):
+    browser = wsgiapps.Browser(wsgiapps.make_app("ours", redis_server.url, "write", "default", 0))
+    browser.get("/setup")
+    for _ in range(3):
+        browser.get("/write")
+    session_keys = redis_client.keys("*")
+    assert len(session_keys) == 1
+    assert json.loads(redis_client.get(session_keys[0]))["m"]["n"] == 4
+
+
+def test_filler_is_about_the_size_asked_for():
+    for size in (1_000, 10_000, 100_000):
+        encoded = len(json.dumps(wsgiapps.filler(size), separators=(",", ":")))
+        assert 0.8 * size <= encoded <= 1.2 * size
+
+
+def test_worker_protocol_end_to_end(redis_server):
+    bench_dir = Path(__file__).resolve().parent.parent / "bench"
+    proc = subprocess.Popen([sys.executable, str(bench_dir / "worker.py"), "ours"], cwd=str(bench_dir),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        def call(**msg):
+            proc.stdin.write(json.dumps(msg) + "\n")
+            proc.stdin.flush()
+            return json.loads(proc.stdout.readline())
+
+        hello = call(op="hello")
+        assert hello["ok"] and hello["impl"] == "ours" and hello["package_file"].endswith("__init__.py")
+        assert call(op="setup", redis_url=redis_server.url, scenario="read", policy="default", size=0, warmup=2)["ok"]
+        run = call(op="run", seconds=0.05)
+        assert run["ok"] and run["n"] >= 8 and run["elapsed"] >= 0.05
+        bad = call(op="setup", redis_url=redis_server.url, scenario="read", policy="nonsense", size=0)
+        assert bad["ok"] is False and "unknown policy" in bad["error"]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:40001/read
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     9.51ms    2.31ms  30.12ms   80.00%
+    Req/Sec   827.00     50.00     0.90k    70.00%
+  Latency Distribution
+     50%    9.39ms
+     75%   10.50ms
+     90%   12.00ms
+     99%  850.00us
+  4944 requests in 3.00s, 1.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   1648.12
+Transfer/sec:    340.00KB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_in_ms_and_failures():
+    parsed = parse_wrk(WRK_OUTPUT)
+    assert parsed["rps"] == pytest.approx(1648.12)
+    assert parsed["p50"] == pytest.approx(9.39)
+    assert parsed["p99"] == pytest.approx(0.85)  # us converted to ms
+    assert parsed["failures"] == 7
