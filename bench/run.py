@@ -399,8 +399,8 @@ def find_v181(explicit: Optional[str]) -> Optional[str]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (a minute or two), for a smoke test")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds per row (default 15; 2 with --quick)")
-    parser.add_argument("--seconds", type=float, help="length of one timed batch (default 0.12 s; 0.05 with --quick)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per row (default 7; 2 with --quick)")
+    parser.add_argument("--seconds", type=float, help="length of one timed batch (default 0.25 s; 0.05 with --quick)")
     parser.add_argument("--v181-python", help="python of a virtualenv with pyramid_session_redis==1.8.1")
     parser.add_argument("--no-http", action="store_true", help="skip the waitress + wrk part")
     parser.add_argument("--soak", type=int, help="requests in the memory soak (default 100000; 10000 with --quick)")
@@ -413,8 +413,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         results = load_results(out / "results.json")
         plot(results, main_rows(), out / "throughput.png", out / "size.png")
         return 0
-    rounds = args.rounds or (2 if args.quick else 15)
-    seconds = args.seconds or (0.05 if args.quick else 0.12)
+    rounds = args.rounds or (2 if args.quick else 7)
+    seconds = args.seconds or (0.05 if args.quick else 0.25)
     soak_n = args.soak if args.soak is not None else (10_000 if args.quick else 100_000)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
