@@ -16,22 +16,23 @@ DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_co
 
 
 def redis_options(options: Dict[str, Any]) -> Dict[str, Any]:
-    """The ``redis_*`` options, named as redis-py names them (minus None values)."""
+    """The ``redis_*`` options, named as redis-py names them.
+
+    Options left at None are not passed, except the timeouts: for them None
+    means "wait forever", and left out, redis-py would apply its own default
+    (5 s since redis-py 6).
+    """
     out = {
-        "socket_connect_timeout": options["redis_socket_connect_timeout"],
         "host": options["redis_host"],
         "port": options["redis_port"],
         "db": options["redis_db"],
         "password": options["redis_password"],
-        "socket_timeout": options["redis_socket_timeout"],
         "unix_socket_path": options["redis_unix_socket_path"],
         "encoding": options["redis_encoding"],
         "encoding_errors": options["redis_encoding_errors"],
         "connection_pool": options["redis_connection_pool"],
     }
     kept = {k: v for k, v in out.items() if v is not None}
-    # None for a timeout means "wait forever" and is passed on as such: left
-    # out, redis-py would apply its own default (5 s since redis-py 6).
     kept["socket_timeout"] = options["redis_socket_timeout"]
     kept["socket_connect_timeout"] = options["redis_socket_connect_timeout"]
     return kept
