@@ -7,9 +7,13 @@ and threads.  redis-py connects lazily, so building it needs no server.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import redis
+
+from .exceptions import InvalidSetting
+from .memory import MemoryStore
+from .store import RedisStore
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_connect_timeout
@@ -66,19 +70,88 @@ def callable_options(options: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def build_client(options: Dict[str, Any]) -> redis.Redis:
-    """A client from ``redis_url``, a pool, or host/port/socket options.
+_SSL_OPTIONS = ("ca_certs", "certfile", "keyfile", "cert_reqs", "check_hostname")
+
+
+def location_url(options: Dict[str, Any]) -> Optional[str]:
+    """The URL the client connects to, or None when host/port/socket/pool say where.
 
     With no Redis location given at all, ``$REDIS_URL`` is used, then
     ``redis://localhost:6379/0``.
     """
-    kwargs = redis_options(options)
     url = options["redis_url"]
-    located = url or any(k in kwargs for k in ("host", "port", "unix_socket_path", "connection_pool"))
-    if not located:
-        url = os.environ.get("REDIS_URL") or DEFAULT_URL
+    if url or options["redis_sentinels"] is not None:
+        return url
+    if any(options[name] is not None for name in
+           ("redis_host", "redis_port", "redis_unix_socket_path", "redis_connection_pool")):
+        return None
+    return os.environ.get("REDIS_URL") or DEFAULT_URL
+
+
+def tls_options(options: Dict[str, Any], url: Optional[str]) -> Dict[str, Any]:
+    """The ``ssl_*`` keywords for redis-py, or {} when the connection is not TLS.
+
+    TLS is on with a rediss:// URL, or with ``redis_ssl`` for host/port,
+    Sentinel and Cluster.  TLS settings without TLS are a mistake worth
+    stopping for: the connection would go out in clear text.
+    """
+    tls = url.startswith("rediss://") if url else options["redis_ssl"]
+    if not tls:
+        stray = [f"redis_ssl_{name}" for name in ("ca_certs", "certfile", "keyfile")
+                 if options[f"redis_ssl_{name}"] is not None]
+        if stray:
+            raise InvalidSetting(
+                f"{stray[0]} is set but the connection to Redis does not use TLS: "
+                f"use a rediss:// redis_url, or redis_ssl = true"
+            )
+        return {}
+    out = {f"ssl_{name}": options[f"redis_ssl_{name}"] for name in _SSL_OPTIONS}
+    if not url:
+        out["ssl"] = True  # for a URL, rediss:// itself selects the TLS connection class
+    return out
+
+
+def build_client(options: Dict[str, Any]) -> Any:
+    """The shared client: plain Redis, Sentinel's current master, or a Cluster."""
+    url = location_url(options)
+    kwargs = redis_options(options)
+    kwargs.update(tls_options(options, url))
+    if options["redis_sentinels"] is not None:
+        return _sentinel_master(options, kwargs)
+    if options["redis_cluster"]:
+        return _cluster(url, kwargs)
     if url:
         # What the URL says wins over the keyword options (redis-py's rule).
         kwargs.pop("connection_pool", None)
         return redis.Redis.from_url(url, **kwargs)
     return redis.Redis(**kwargs)
+
+
+def _sentinel_master(options: Dict[str, Any], kwargs: Dict[str, Any]) -> redis.Redis:
+    """A client whose pool asks the sentinels for the current master on every new connection."""
+    from redis.sentinel import Sentinel
+
+    sentinel_kwargs = {k: v for k, v in kwargs.items() if k.startswith(("socket_", "ssl"))}
+    if options["redis_sentinel_password"] is not None:
+        sentinel_kwargs["password"] = options["redis_sentinel_password"]
+    sentinel = Sentinel(list(options["redis_sentinels"]), sentinel_kwargs=sentinel_kwargs)
+    return sentinel.master_for(options["redis_sentinel_master"], **kwargs)
+
+
+def _cluster(url: Optional[str], kwargs: Dict[str, Any]) -> Any:
+    from redis.cluster import RedisCluster
+
+    kwargs.pop("db", None)  # always 0 on a cluster (checked with the options)
+    if url:
+        return RedisCluster.from_url(url, **kwargs)
+    kwargs.setdefault("host", "localhost")
+    kwargs.setdefault("port", 6379)
+    return RedisCluster(**kwargs)
+
+
+def build_store(options: Dict[str, Any]) -> Any:
+    """The factory's store: Redis, or the in-process store of a memory:// URL."""
+    url = location_url(options)
+    if url and url.startswith("memory:"):
+        return MemoryStore.for_url(url, options["prefix"])
+    return RedisStore(build_client(options), options["prefix"])

@@ -14,7 +14,7 @@ from pyramid.interfaces import ISessionFactory
 from zope.interface import implementer
 
 from . import options as option_table
-from .connection import build_client, callable_options
+from .connection import build_store, callable_options
 from .cookies import CookieJar, SessionIdSigner
 from .payload import json_deserialize, json_serialize
 from .policy import resolve_rules
@@ -48,7 +48,7 @@ class SessionFactory:
         self.deserialized_fails_new = bool(options["deserialized_fails_new"])
         self._client_callable = options["redis_client_callable"]
         if self._client_callable is None:
-            self.store: Any = RedisStore(build_client(options), options["prefix"])
+            self.store: Any = build_store(options)
             self._redis_options: Dict[str, Any] = {}
         else:
             self.store = None
@@ -65,7 +65,7 @@ class SessionFactory:
 
     @property
     def client(self) -> Any:
-        """The shared Redis client (None with ``redis_client_callable``)."""
+        """The shared Redis client (None with ``redis_client_callable`` or memory://)."""
         return self.store.client if self.store is not None else None
 
 

@@ -173,6 +173,48 @@ def _check_pool(value: Any) -> Any:
     raise ValueError
 
 
+def _check_hosts(value: Any) -> Optional[Tuple[Tuple[str, int], ...]]:
+    """``host:port`` addresses: a list of strings or of (host, port) pairs."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _ini_hosts(value)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError
+    return tuple(_one_host(item) for item in value)
+
+
+def _one_host(item: Any) -> Tuple[str, int]:
+    if isinstance(item, str):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep:
+            raise ValueError(f"{item!r} has no port")
+        item = (host.strip("[]"), port)  # [::1]:26379 is an IPv6 address
+    if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str) and item[0]:
+        try:
+            port = int(item[1])
+        except (TypeError, ValueError):
+            raise ValueError(f"bad port in {item!r}") from None
+        if 0 < port < 65536:
+            return (item[0], port)
+    raise ValueError(f"{item!r} is not host:port")
+
+
+def _ini_hosts(text: str) -> Optional[Tuple[Tuple[str, int], ...]]:
+    if _none_word(text):
+        return None
+    return tuple(_one_host(word) for word in text.replace(",", " ").split())
+
+
+def _choice(*words: str) -> "Kind":
+    def check(value: Any) -> str:
+        if isinstance(value, str) and value.lower() in words:
+            return value.lower()
+        raise ValueError
+
+    return Kind("|".join(words), " or ".join(repr(w) for w in words), check, lambda text: check(text.strip()))
+
+
 BOOL = Kind("bool", "true or false", _check_bool, _ini_bool)
 OPT_BOOL = Kind("bool or None", "true, false or None", _check_opt_bool, _ini_opt_bool)
 COUNT = Kind("int", "a whole number >= 0", _check_count, _ini_count)
@@ -195,6 +237,13 @@ EXPIRES = Kind(
     _check_expires,
     _python_only,
 )
+HOSTS = Kind(
+    "host:port list",
+    "host:port addresses (in ini: separated by spaces or commas), or None",
+    _check_hosts,
+    _ini_hosts,
+)
+CERT_REQS = _choice("required", "optional", "none")
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)
 
 
@@ -232,7 +281,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("cookie_comment", OPT_STR, None, "Comment attribute of the cookie.", "Cookie"),
     Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response.", "Cookie"),
     # -- redis ----------------------------------------------------------------
-    Option("redis_url", OPT_STR, None, "Redis URL (redis://, rediss://, unix://). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
+    Option("redis_url", OPT_STR, None, "Redis URL: redis://, rediss:// (TLS), unix://, or memory:// for an in-process store (development and tests only). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
     Option("redis_host", OPT_STR, None, "Redis host (default localhost).", "Redis connection"),
     Option("redis_port", OPT_COUNT, None, "Redis port (default 6379).", "Redis connection"),
     Option("redis_db", COUNT, 0, "Redis database number.", "Redis connection"),
@@ -245,6 +294,16 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("redis_connection_pool", POOL, None, "A ready redis-py connection pool (Python only).", "Redis connection"),
     Option("redis_client_callable", CALLABLE, None, "`f(request, **redis_options)` returning a Redis client; full control over the client.", "Redis connection"),
     Option("prefix", STR, "", "Prefix of the Redis keys: a session is stored under `prefix + id`; the cookie carries only the id.", "Redis connection"),
+    Option("redis_ssl", BOOL, False, "Connect with TLS when the location is given by host and port, Sentinel or Cluster settings. A rediss:// URL always uses TLS; a redis:// URL never does.", "TLS"),
+    Option("redis_ssl_ca_certs", OPT_STR, None, "File of CA certificates that the server's certificate must chain to. None: the system's trusted CAs.", "TLS"),
+    Option("redis_ssl_certfile", OPT_STR, None, "Client certificate file, for servers that check clients (`tls-auth-clients yes`).", "TLS"),
+    Option("redis_ssl_keyfile", OPT_STR, None, "Private key of the client certificate.", "TLS"),
+    Option("redis_ssl_cert_reqs", CERT_REQS, "required", "Whether the server's certificate must be valid: required, optional or none. Leave it at required outside development.", "TLS"),
+    Option("redis_ssl_check_hostname", BOOL, True, "Check that the server's certificate names the host connected to.", "TLS"),
+    Option("redis_sentinels", HOSTS, None, "Sentinel addresses (`host:port`). With `redis_sentinel_master`, sessions go to that service's current master, found through the sentinels.", "Sentinel and Cluster"),
+    Option("redis_sentinel_master", OPT_STR, None, "Service name of the master that the sentinels monitor.", "Sentinel and Cluster"),
+    Option("redis_sentinel_password", OPT_STR, None, "Password of the sentinels themselves (`redis_password` is the master's).", "Sentinel and Cluster"),
+    Option("redis_cluster", BOOL, False, "Talk to a Redis Cluster: `redis_url` (or host and port) names one node, the client finds the others. Every command is single-key, so nothing else changes.", "Sentinel and Cluster"),
     # -- hooks ----------------------------------------------------------------
     Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
     Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
@@ -389,6 +448,44 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
             )
     if values["redis_client_callable"] is not None and values["redis_connection_pool"] is not None:
         raise InvalidSetting(f"give {s('redis_client_callable')} or {s('redis_connection_pool')}, not both")
+    _check_topology(values, shown_as)
+
+
+def _check_topology(values: Dict[str, Any], s: Callable[[str], str]) -> None:
+    """Sentinel, Cluster, memory:// and TLS settings that cannot go together."""
+    url = values["redis_url"] or ""
+    given = [name for name in ("redis_client_callable", "redis_connection_pool") if values[name] is not None]
+    if (values["redis_sentinels"] is None) != (values["redis_sentinel_master"] is None):
+        raise InvalidSetting(f"give {s('redis_sentinels')} and {s('redis_sentinel_master')} together")
+    if values["redis_sentinel_password"] is not None and values["redis_sentinels"] is None:
+        raise InvalidSetting(f"{s('redis_sentinel_password')} needs {s('redis_sentinels')}")
+    if values["redis_sentinels"] is not None:
+        for name in ("redis_url", "redis_host", "redis_port", "redis_unix_socket_path"):
+            if values[name] is not None:
+                raise InvalidSetting(f"{s(name)} cannot be used with {s('redis_sentinels')}: the sentinels say where the master is")
+        if values["redis_cluster"]:
+            raise InvalidSetting(f"give {s('redis_sentinels')} or {s('redis_cluster')}, not both")
+        if given:
+            raise InvalidSetting(f"{s(given[0])} cannot be used with {s('redis_sentinels')}")
+    if values["redis_cluster"]:
+        if values["redis_db"]:
+            raise InvalidSetting(f"{s('redis_db')} must be 0 with {s('redis_cluster')}: a Redis Cluster has only database 0")
+        if values["redis_unix_socket_path"] is not None or url.startswith("unix:"):
+            raise InvalidSetting(f"{s('redis_cluster')} needs a TCP address (redis:// or rediss://), not a unix socket")
+        if given:
+            raise InvalidSetting(f"{s(given[0])} cannot be used with {s('redis_cluster')}")
+    if url.startswith("memory:"):
+        for name in ("redis_cluster", "redis_ssl"):
+            if values[name]:
+                raise InvalidSetting(f"{s(name)} cannot be used with a memory:// {s('redis_url')}")
+        if given:
+            raise InvalidSetting(f"{s(given[0])} cannot be used with a memory:// {s('redis_url')}")
+    if url.startswith("redis://") and values["redis_ssl"]:
+        raise InvalidSetting(f"{s('redis_ssl')} = true with a redis:// {s('redis_url')}: use rediss:// for TLS")
+    if values["redis_ssl"] and values["redis_unix_socket_path"] is not None:
+        raise InvalidSetting(f"{s('redis_ssl')} cannot be used with {s('redis_unix_socket_path')}")
+    if values["redis_ssl_keyfile"] is not None and values["redis_ssl_certfile"] is None:
+        raise InvalidSetting(f"{s('redis_ssl_keyfile')} needs {s('redis_ssl_certfile')}")
 
 
 def reference_rst() -> str:

