@@ -7,7 +7,8 @@ and threads.  redis-py connects lazily, so building it needs no server.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+import threading
+from typing import Any, Callable, Dict, List, Optional
 
 import redis
 
@@ -154,4 +155,23 @@ def build_store(options: Dict[str, Any]) -> Any:
     url = location_url(options)
     if url and url.startswith("memory:"):
         return MemoryStore.for_url(url, options["prefix"])
+    if options["redis_cluster"]:
+        # A cluster client asks a node for the slot map as soon as it is built;
+        # build it on first use, so that the application starts while Redis is
+        # unreachable, as it does with every other kind of client.
+        return RedisStore(prefix=options["prefix"], client_for=_once(lambda: build_client(options)))
     return RedisStore(build_client(options), options["prefix"])
+
+
+def _once(build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build`` called at most once successfully, even by racing threads; a failure is retried next time."""
+    lock = threading.Lock()
+    built: List[Any] = []
+
+    def get() -> Any:
+        with lock:
+            if not built:
+                built.append(build())
+            return built[0]
+
+    return get

@@ -153,3 +153,16 @@ def test_sessions_over_a_unix_socket(unix_server, how):
     keys = direct.keys("*")
     assert len(keys) == 1 and direct.ttl(keys[0]) > 0
     assert app.factory.client.connection_pool.connection_kwargs["path"] == unix_server.socket_path
+
+
+def test_a_cluster_factory_starts_while_redis_is_unreachable_and_connects_on_first_use():
+    from redis.exceptions import RedisClusterException
+
+    factory = RedisSessionFactory(secret=SECRET, redis_url="redis://127.0.0.1:1/0", redis_cluster=True,
+                                  redis_socket_connect_timeout=0.2)
+    app = make_app("redis://127.0.0.1:1/0", redis_cluster=True, redis_socket_connect_timeout=0.2)
+    assert app.get("/untouched").text == "untouched"  # no session, no Redis
+    with pytest.raises(RedisClusterException, match="reachable node"):
+        app.get("/write")
+    with pytest.raises(RedisClusterException):  # not cached: the next request tries again
+        factory.client
