@@ -806,3 +806,98 @@ def test_positional_and_keyword_for_the_same_option_is_an_error():
 def test_too_many_positional_arguments_is_an_error():
     with pytest.raises(TypeError, match="at most 36 positional"):
         RedisSessionFactory(*([None] * 37))
+
+
+# -- connection topology: addresses, TLS choices ----------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1:26379", (("127.0.0.1", 26379),)),
+    ("a:1 b:2,c:3", (("a", 1), ("b", 2), ("c", 3))),
+    ("\n  s1.internal:26379\n  s2.internal:26380\n", (("s1.internal", 26379), ("s2.internal", 26380))),
+    ("[::1]:26379", (("::1", 26379),)),
+    ("none", None),
+])
+def test_ini_host_lists(text, expected):
+    assert options.OPTIONS["redis_sentinels"].kind.from_ini(text) == expected
+
+
+@pytest.mark.parametrize("value", [["h:1", ("h2", 2)], ("h:1", ["h2", "2"])])
+def test_python_host_lists_take_strings_and_pairs(value):
+    assert options.validate({"secret": "s", "redis_sentinels": value, "redis_sentinel_master": "m"})[
+        "redis_sentinels"] == (("h", 1), ("h2", 2))
+
+
+@pytest.mark.parametrize("bad", ["h", "h:0", "h:70000", "h:port", ":1", [], [("h",)], [("h", 1, 2)], 5, [5]])
+def test_bad_host_lists_name_the_setting_and_the_form(bad):
+    with pytest.raises(InvalidSetting, match="redis_sentinels.*host:port"):
+        RedisSessionFactory(secret="s", redis_sentinels=bad, redis_sentinel_master="m")
+
+
+def test_ini_bad_host_list_names_the_key():
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.redis_sentinels = 'a:1 b' is not valid \('b' has no port\)"):
+        from_ini(redis_sentinels="a:1 b", redis_sentinel_master="m")
+
+
+@pytest.mark.parametrize("text, expected", [("required", "required"), (" Optional ", "optional"), ("NONE", "none")])
+def test_cert_reqs_choice(text, expected):
+    assert options.parse_settings(ini(redis_ssl_cert_reqs=text))["redis_ssl_cert_reqs"] == expected
+
+
+def test_cert_reqs_rejects_other_words_listing_the_choices():
+    with pytest.raises(InvalidSetting, match="'required' or 'optional' or 'none'"):
+        factory(redis_ssl_cert_reqs="bogus")
+    with pytest.raises(InvalidSetting, match="redis_ssl_cert_reqs"):
+        factory(redis_ssl_cert_reqs=None)
+
+
+def test_tls_settings_follow_the_url_from_the_environment(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "rediss://127.0.0.1:1/0")
+    tls = factory(redis_ssl_ca_certs="/etc/ca.pem")
+    assert tls.client.connection_pool.connection_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+    assert tls.client.connection_pool.connection_class is redis.SSLConnection
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(InvalidSetting, match="redis_ssl_ca_certs is set but the connection to Redis does not use TLS"):
+        factory(redis_ssl_ca_certs="/etc/ca.pem")
+
+
+def test_redis_ssl_with_host_and_port_selects_a_tls_connection():
+    kwargs = factory(redis_host="127.0.0.1", redis_port=1, redis_ssl=True, redis_ssl_cert_reqs="optional",
+                     redis_ssl_check_hostname=False).client.connection_pool
+    assert kwargs.connection_class is redis.SSLConnection
+    assert kwargs.connection_kwargs["ssl_cert_reqs"] == "optional"
+    assert kwargs.connection_kwargs["ssl_check_hostname"] is False
+
+
+def test_plain_connections_get_no_tls_keywords():
+    kwargs = factory(redis_url="redis://127.0.0.1:1/0").client.connection_pool.connection_kwargs
+    assert not [k for k in kwargs if k.startswith("ssl")]
+
+
+@pytest.mark.parametrize("kw, named", [
+    ({"redis_ssl": True, "redis_unix_socket_path": "/tmp/r.sock"}, "redis_ssl"),
+    ({"redis_url": "redis://h:1", "redis_ssl": True}, "redis_ssl.*use rediss://"),
+    ({"redis_url": "rediss://h:1", "redis_ssl_keyfile": "k.pem"}, "redis_ssl_keyfile needs redis_ssl_certfile"),
+])
+def test_impossible_tls_combinations(kw, named):
+    with pytest.raises(InvalidSetting, match=named):
+        factory(**kw)
+
+
+def test_sentinel_settings_build_a_master_client_through_the_sentinels():
+    from redis.sentinel import SentinelConnectionPool, SentinelManagedSSLConnection
+
+    built = factory(redis_sentinels="127.0.0.1:1 127.0.0.1:2", redis_sentinel_master="svc", redis_db=3,
+                    redis_password="master-pw", redis_sentinel_password="sentinel-pw", redis_ssl=True,
+                    redis_ssl_ca_certs="/etc/ca.pem")
+    pool = built.client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "svc"
+    assert pool.connection_class is SentinelManagedSSLConnection
+    assert (pool.connection_kwargs["db"], pool.connection_kwargs["password"]) == (3, "master-pw")
+    sentinels = pool.sentinel_manager.sentinels
+    assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+            for s in sentinels] == [("127.0.0.1", 1), ("127.0.0.1", 2)]
+    sentinel_kwargs = sentinels[0].connection_pool.connection_kwargs
+    assert sentinel_kwargs["password"] == "sentinel-pw"
+    assert sentinel_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+    assert sentinels[0].connection_pool.connection_class is redis.SSLConnection
