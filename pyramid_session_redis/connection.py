@@ -97,6 +97,14 @@ def tls_options(options: Dict[str, Any], url: Optional[str]) -> Dict[str, Any]:
     stopping for: the connection would go out in clear text.
     """
     tls = url.startswith("rediss://") if url else options["redis_ssl"]
+    if not tls and options["redis_ssl"]:
+        # A unix:// redis_url, or no location at all: $REDIS_URL or the default
+        # redis://localhost.  Either way the connection would be clear text.
+        raise InvalidSetting(
+            f"redis_ssl = true but Redis is reached through a {str(url).split(':', 1)[0]}:// URL "
+            f"(redis_url, $REDIS_URL or the default), which does not use TLS: "
+            f"give a rediss:// redis_url, or redis_host with redis_ssl"
+        )
     if not tls:
         stray = [f"redis_ssl_{name}" for name in ("ca_certs", "certfile", "keyfile")
                  if options[f"redis_ssl_{name}"] is not None]
@@ -107,6 +115,10 @@ def tls_options(options: Dict[str, Any], url: Optional[str]) -> Dict[str, Any]:
             )
         return {}
     out = {f"ssl_{name}": options[f"redis_ssl_{name}"] for name in _SSL_OPTIONS}
+    if out["ssl_cert_reqs"] == "none":
+        # No certificate check means no name to check; redis-py before 6.1
+        # fails every connection on the pair ("Cannot set verify_mode to CERT_NONE").
+        out["ssl_check_hostname"] = False
     if not url:
         out["ssl"] = True  # for a URL, rediss:// itself selects the TLS connection class
     return out
