@@ -153,6 +153,11 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
             return Decision(Action.CREATE, view.doomed, expires, ttl)
         return _NOTHING_BUT_DELETE_OLD if view.doomed else _NOTHING
 
+    if view.doomed:
+        # An old session invalidated or regenerated away, whose successor was
+        # already written by do_persist(): it goes, whatever else happens.
+        return storage_decision(view._replace(doomed=False), rules, now)._replace(delete_old=True)
+
     if _emptied(view, rules):
         return Decision(Action.DELETE)
 

@@ -76,6 +76,7 @@ class RedisSession:
         "_recookie",
         "_cookie_overrides",
         "_doomed",
+        "_regenerated_from",
         "_bad_cookie",
         "_ttl_mismatch",
         "_active",
@@ -101,6 +102,7 @@ class RedisSession:
         self._recookie = False
         self._cookie_overrides: Optional[Dict[str, Any]] = None
         self._doomed: Optional[str] = None
+        self._regenerated_from: Optional[str] = None
         self._bad_cookie = False
         self._ttl_mismatch = False
         self._active = False
@@ -232,6 +234,13 @@ class RedisSession:
         factory = self._factory
         store = factory.store
         now = current_time()
+        if self._regenerated_from is not None and not self._cookie_sent:
+            # regenerate_id() without a cookie to tell the browser the new id:
+            # keep the session where the browser's cookie points (and drop a
+            # copy that do_persist() wrote under the new id).
+            self._doomed = self._session_id if self._stored else None
+            self._session_id, self._stored, self._dirty = self._regenerated_from, True, True
+            self._regenerated_from = None
         decision = storage_decision(self._view(), factory.rules, now)
         if decision.delete_old:
             store.delete(self._doomed)  # type: ignore[arg-type]
@@ -311,8 +320,31 @@ class RedisSession:
         elif self._stored:
             self._doomed = self._session_id
         self._start_fresh()
+        self._regenerated_from = None
         self._recookie = False
         self._cookie_overrides = None
+
+    @_reads
+    def regenerate_id(self) -> None:
+        """Give the session a fresh id and keep its data (call it at login and
+        whenever privileges change, against session fixation).
+
+        The data is stored under the new id at the end of the request, the old
+        key is deleted and the cookie is sent again; the old cookie then leads
+        nowhere.  If this response may not carry a cookie (see
+        ``func_check_response_allow_cookies``), the browser could not learn
+        the new id, so the session stays under its old one.
+        """
+        if self._stored:
+            self._doomed = self._session_id
+            self._regenerated_from = self._session_id
+        self._session_id = None  # drawn when the cookie is set
+        self._stored = False
+        self._raw = None
+        self._keep = True
+        self._dirty = True
+        self._recookie = True  # also when do_persist() stores it before the response
+        self._ttl_mismatch = False
 
     @_reads
     def changed(self) -> None:

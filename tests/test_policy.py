@@ -125,6 +125,16 @@ def test_invalidate_then_write_deletes_old_and_creates_new():
     assert (d.action, d.delete_old) == (Action.CREATE, True)
 
 
+def test_an_old_session_is_deleted_even_when_its_successor_is_already_stored():
+    # invalidate() or regenerate_id(), then do_persist(): the successor is stored
+    # before the end of the request, and the old key must still go.
+    unchanged = storage_decision(view(doomed=True), rules(), now=1)
+    assert (unchanged.action, unchanged.delete_old) == (Action.NOTHING, True)
+    changed = storage_decision(view(doomed=True, dirty=True), rules(), now=1)
+    assert (changed.action, changed.delete_old, changed.ttl) == (Action.SAVE, True, 1200)
+    assert storage_decision(view(dirty=True), rules(), now=1).delete_old is False
+
+
 def test_recookie_and_new_stored_sessions_resend_the_cookie():
     assert cookie_action(view(recookie=True), rules(), allowed=True) is Cookie.SET
     assert cookie_action(view(new=True), rules(), allowed=True) is Cookie.SET  # do_persist() on a new session
