@@ -11,12 +11,14 @@ import binascii
 import hashlib
 import hmac
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from webob.cookies import make_cookie, parse_cookie
 
 SALT = b"pyramid_session_redis."
 MAX_COOKIE_LENGTH = 4096  # a longer cookie is rejected before any hashing
+# What CookieJar.read says about the cookie: 0 is falsy, so ``if sent`` still reads well.
+NO_COOKIE, SENT, SENT_OLD_SECRET = 0, 1, 2
 _SIG_SIZE = hashlib.sha512().digest_size
 # base64.urlsafe_b64encode/-decode, without their Python-level wrappers.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -33,12 +35,18 @@ def _as_bytes(text: str) -> bytes:
 
 
 class SessionIdSigner:
-    """Signs and verifies session ids with a secret.  ``loads`` raises ValueError."""
+    """Signs session ids with a secret; verifies them with it or an older one.
 
-    __slots__ = ("_mac",)
+    ``loads`` raises ValueError for a cookie that none of the secrets signed.
+    ``fallbacks`` are earlier secrets, accepted for reading only, so that a
+    secret can be rotated without logging everybody out.
+    """
 
-    def __init__(self, secret: str):
-        self._mac = hmac.new(SALT + _as_bytes(secret), digestmod=hashlib.sha512)
+    __slots__ = ("_mac", "_fallback_macs")
+
+    def __init__(self, secret: str, fallbacks: Sequence[str] = ()):
+        self._mac = _keyed(secret)
+        self._fallback_macs = tuple(_keyed(old) for old in fallbacks)
 
     def _signature(self, data: bytes) -> bytes:
         mac = self._mac.copy()
@@ -50,14 +58,30 @@ class SessionIdSigner:
         return binascii.b2a_base64(self._signature(data) + data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
     def loads(self, signed: bytes) -> str:
+        return self.verify(signed)[0]
+
+    def verify(self, signed: bytes) -> "tuple[str, bool]":
+        """``(session_id, signed_with_the_current_secret)``; ValueError when no secret signed it."""
         try:
             raw = binascii.a2b_base64((signed + b"=" * (-len(signed) % 4)).translate(_FROM_URLSAFE))
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"cookie is not base64: {exc}") from None
         signature, data = raw[:_SIG_SIZE], raw[_SIG_SIZE:]
-        if not data or not hmac.compare_digest(signature, self._signature(data)):
-            raise ValueError("cookie signature does not match")
-        return data.decode("utf-8")
+        if data:
+            # compare_digest: the time taken says nothing about how much of a
+            # forged signature was right.
+            if hmac.compare_digest(signature, self._signature(data)):
+                return data.decode("utf-8"), True
+            for old in self._fallback_macs:
+                mac = old.copy()
+                mac.update(data)
+                if hmac.compare_digest(signature, mac.digest()):
+                    return data.decode("utf-8"), False
+        raise ValueError("cookie signature does not match")
+
+
+def _keyed(secret: str) -> Any:
+    return hmac.new(SALT + _as_bytes(secret), digestmod=hashlib.sha512)
 
 
 def plausible_id(value: Any) -> bool:
@@ -92,11 +116,12 @@ def _set_cookie_template(name: str, kwargs: Dict[str, Any]) -> Optional["tuple[s
 class CookieJar:
     """Everything the factory knows about its cookie, prepared once."""
 
-    __slots__ = ("name", "signer", "_set_kwargs", "_delete_kwargs", "_finder", "_header")
+    __slots__ = ("name", "signer", "_verify", "_set_kwargs", "_delete_kwargs", "_finder", "_header")
 
     def __init__(self, options: Dict[str, Any], signer: Any):
         self.name: str = options["cookie_name"]
         self.signer = signer
+        self._verify = signer.verify if isinstance(signer, SessionIdSigner) else None
         kwargs: Dict[str, Any] = {
             "max_age": options["cookie_max_age"],
             "path": options["cookie_path"],
@@ -136,18 +161,26 @@ class CookieJar:
                     return found.group(1)
         return request.cookies.get(self.name)  # type: ignore[no-any-return]
 
-    def read(self, request: Any) -> "tuple[Optional[str], bool]":
-        """Return ``(session_id, sent)``: the verified id or None, and whether a cookie was sent."""
+    def read(self, request: Any) -> "tuple[Optional[str], int]":
+        """Return ``(session_id, sent)``: the verified id or None, and whether a
+        cookie was sent: ``NO_COOKIE`` (falsy), ``SENT``, or ``SENT_OLD_SECRET``
+        when an older secret signed it and it should be signed again."""
         value = self._value(request)
         if value is None:
-            return None, False
+            return None, NO_COOKIE
         if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
-            return None, True
+            return None, SENT
+        sent = SENT
         try:
-            session_id = self.signer.loads(value.encode("ascii"))
+            if self._verify is not None:
+                session_id, current = self._verify(value.encode("ascii"))
+                if not current:
+                    sent = SENT_OLD_SECRET
+            else:
+                session_id = self.signer.loads(value.encode("ascii"))
         except Exception:  # a custom signer may raise anything: a bad cookie is never a 500
-            return None, True
-        return (session_id, True) if plausible_id(session_id) else (None, True)
+            return None, SENT
+        return (session_id, sent) if plausible_id(session_id) else (None, SENT)
 
     def set(self, response: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None) -> None:
         signed = self.signer.dumps(session_id)

@@ -37,7 +37,7 @@ class SessionFactory:
     def __init__(self, options: Dict[str, Any]):
         self.options = options
         self.rules = resolve_rules(options)
-        signer = options["cookie_signer"] or SessionIdSigner(options["secret"])
+        signer = options["cookie_signer"] or SessionIdSigner(options["secret"], options["secret_fallbacks"] or ())
         self.cookies = CookieJar(options, signer)
         self.serialize: Callable[[Any], Any] = options["serialize"] or json_serialize
         self.deserialize: Callable[[bytes], Any] = options["deserialize"] or json_deserialize

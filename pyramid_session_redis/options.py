@@ -206,6 +206,20 @@ def _ini_hosts(text: str) -> Optional[Tuple[Tuple[str, int], ...]]:
     return tuple(_one_host(word) for word in text.replace(",", " ").split())
 
 
+def _check_secrets(value: Any) -> Optional[Tuple[str, ...]]:
+    if value is None:
+        return None
+    # A bare str in Python is refused rather than split: a secret may contain spaces.
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(value)
+    raise ValueError
+
+
+def _ini_secrets(text: str) -> Optional[Tuple[str, ...]]:
+    words = text.split()
+    return tuple(words) if words and not _none_word(text) else None
+
+
 def _choice(*words: str) -> "Kind":
     def check(value: Any) -> str:
         if isinstance(value, str) and value.lower() in words:
@@ -237,6 +251,12 @@ EXPIRES = Kind(
     _check_expires,
     _python_only,
 )
+SECRETS = Kind(
+    "list of str or None",
+    "a list of non-empty strings (in ini: separated by white space; in Python a list, not a str), or None",
+    _check_secrets,
+    _ini_secrets,
+)
 HOSTS = Kind(
     "host:port list",
     "host:port addresses (in ini: separated by spaces or commas), or None",
@@ -259,6 +279,7 @@ class Option:
 _OPTIONS: Tuple[Option, ...] = (
     # -- signing ------------------------------------------------------------
     Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing"),
+    Option("secret_fallbacks", SECRETS, None, "Earlier secrets, still accepted when reading cookies so that `secret` can be rotated without logging everybody out. Cookies they signed are signed again with `secret` on their next response. In ini: separated by white space or new lines.", "Cookie signing"),
     Option("cookie_signer", SIGNER, None, "An object with `dumps(str) -> bytes` and `loads(bytes) -> str` (raising ValueError on bad input) that signs the cookie instead of `secret`.", "Cookie signing"),
     # -- expiry policy --------------------------------------------------------
     Option("timeout", SECONDS, 1200, "Seconds of inactivity after which a session expires. 0 or None: sessions never time out.", "Expiry and persistence"),
@@ -419,6 +440,8 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
     s = shown_as
     if (values["secret"] is None) == (values["cookie_signer"] is None):
         raise InvalidSetting(f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)")
+    if values["secret_fallbacks"] is not None and values["secret"] is None:
+        raise InvalidSetting(f"{s('secret_fallbacks')} needs {s('secret')}: a {s('cookie_signer')} does its own verifying")
     if values["secret"] is not None and not values["secret"].strip():
         raise InvalidSetting(f"{s('secret')} is empty: use a long random string")
     if values["set_redis_ttl_readheavy"]:

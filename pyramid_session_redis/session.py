@@ -28,7 +28,7 @@ from .exceptions import (
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
 )
-from .cookies import add_vary_cookie
+from .cookies import SENT_OLD_SECRET, add_vary_cookie
 from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
 
 # Values of these types cannot change in place; handing them out is safe.
@@ -175,6 +175,8 @@ class RedisSession:
         self._data = loaded.data
         self._session_id = session_id
         self._stored = True
+        if sent == SENT_OLD_SECRET:
+            self._recookie = True  # signed with a fallback secret: sign it with the current one
         self._new = False
         self._created = loaded.created
         self._timeout = loaded.timeout
