@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any, Callable, Dict, List, Optional
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 
@@ -170,9 +171,27 @@ def build_store(options: Dict[str, Any]) -> Any:
     if options["redis_cluster"]:
         # A cluster client asks a node for the slot map as soon as it is built;
         # build it on first use, so that the application starts while Redis is
-        # unreachable, as it does with every other kind of client.
+        # unreachable, as it does with every other kind of client.  What needs no
+        # server is checked now all the same, so that a wrong setting still stops
+        # the application at start-up rather than failing its first request.
+        _check_cluster_settings(options, url)
         return RedisStore(prefix=options["prefix"], client_for=_once(lambda: build_client(options)))
     return RedisStore(build_client(options), options["prefix"])
+
+
+def _check_cluster_settings(options: Dict[str, Any], url: Optional[str]) -> None:
+    """The setting errors that building the cluster client would raise, raised now."""
+    tls_options(options, url)  # TLS files without TLS
+    if not url:
+        return
+    parts = urlsplit(url)
+    # Where redis-py reads the database: ?db=N first, else the path.
+    db = parse_qs(parts.query).get("db", [parts.path.replace("/", "")])[0]
+    if db not in ("", "0"):
+        raise InvalidSetting(
+            f"redis_url selects database {db!r}, but a Redis Cluster (redis_cluster) has only database 0: "
+            "leave the database out of the URL or make it /0"
+        )
 
 
 def _once(build: Callable[[], Any]) -> Callable[[], Any]:
