@@ -17,7 +17,9 @@ setup(
     extras_require={
         # msgspec, when installed, decodes stored JSON 2-4x faster (docs/performance.rst).
         "msgspec": ["msgspec>=0.18"],
-        "testing": ["pytest>=7", "pytest-cov", "webtest>=3", "msgspec>=0.18"],
+        # serializer = msgpack
+        "msgpack": ["msgpack>=1.0"],
+        "testing": ["pytest>=7", "pytest-cov", "webtest>=3", "msgspec>=0.18", "msgpack>=1.0"],
         "demo": ["waitress"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],

@@ -7,16 +7,20 @@ client.  Per request the factory only builds a lazy ``RedisSession``.
 
 from __future__ import annotations
 
+import logging
+import pickle
 import secrets
 from typing import Any, Callable, Dict, Optional
 
 from pyramid.interfaces import ISessionFactory
 from zope.interface import implementer
 
+log = logging.getLogger("pyramid_session_redis")
+
 from . import options as option_table
 from .connection import build_store, callable_options
 from .cookies import CookieJar, SessionIdSigner
-from .payload import json_deserialize, json_serialize
+from .payload import json_serialize, migrating_deserialize, named_serializer
 from .policy import resolve_rules
 from .session import RedisSession
 from .store import RedisStore
@@ -39,8 +43,8 @@ class SessionFactory:
         self.rules = resolve_rules(options)
         signer = options["cookie_signer"] or SessionIdSigner(options["secret"], options["secret_fallbacks"] or ())
         self.cookies = CookieJar(options, signer)
-        self.serialize: Callable[[Any], Any] = options["serialize"] or json_serialize
-        self.deserialize: Callable[[bytes], Any] = options["deserialize"] or json_deserialize
+        self.serialize, self.deserialize = _serializers(options)
+        self.pickle_migration: bool = options["pickle_migration"]
         self.new_id: Callable[[], str] = options["id_generator"] or default_id_generator
         self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]
@@ -80,6 +84,26 @@ class _PerRequest:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._factory, name)
+
+
+def _serializers(options: Dict[str, Any]) -> "tuple[Callable[[Any], Any], Callable[[bytes], Any]]":
+    if options["serialize"] is not None:
+        pair = (options["serialize"], options["deserialize"])
+        unpickles = options["deserialize"] is pickle.loads
+    elif options["pickle_migration"]:
+        pair = (json_serialize, migrating_deserialize)
+        unpickles = True
+    else:
+        pair = named_serializer(options["serializer"] or "json")
+        unpickles = options["serializer"] == "pickle"
+    if unpickles:
+        log.warning(
+            "pyramid_session_redis: session payloads are unpickled (%s): anyone who can write "
+            "to this Redis server can run code in this application. Prefer serializer = json%s.",
+            "pickle_migration" if options["pickle_migration"] else "pickle serializer",
+            "; turn pickle_migration off once the pickled sessions have expired" if options["pickle_migration"] else "",
+        )
+    return pair
 
 
 def make_factory(kwargs: Dict[str, Any], shown_as: Callable[[str], str] = str) -> SessionFactory:

@@ -220,13 +220,19 @@ def _ini_secrets(text: str) -> Optional[Tuple[str, ...]]:
     return tuple(words) if words and not _none_word(text) else None
 
 
-def _choice(*words: str) -> "Kind":
-    def check(value: Any) -> str:
+def _choice(*words: str, optional: bool = False) -> "Kind":
+    def check(value: Any) -> Optional[str]:
+        if optional and value is None:
+            return None
         if isinstance(value, str) and value.lower() in words:
             return value.lower()
         raise ValueError
 
-    return Kind("|".join(words), " or ".join(repr(w) for w in words), check, lambda text: check(text.strip()))
+    def from_ini(text: str) -> Optional[str]:
+        return None if optional and _none_word(text) else check(text.strip())
+
+    accepts = " or ".join(repr(w) for w in words) + (", or None" if optional else "")
+    return Kind("|".join(words) + (" or None" if optional else ""), accepts, check, from_ini)
 
 
 BOOL = Kind("bool", "true or false", _check_bool, _ini_bool)
@@ -264,6 +270,7 @@ HOSTS = Kind(
     _ini_hosts,
 )
 CERT_REQS = _choice("required", "optional", "none")
+SERIALIZER = _choice("json", "pickle", "msgpack", optional=True)
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)
 
 
@@ -326,6 +333,8 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("redis_sentinel_password", OPT_STR, None, "Password of the sentinels themselves (`redis_password` is the master's).", "Sentinel and Cluster"),
     Option("redis_cluster", BOOL, False, "Talk to a Redis Cluster: `redis_url` (or host and port) names one node, the client finds the others. Every command is single-key, so nothing else changes.", "Sentinel and Cluster"),
     # -- hooks ----------------------------------------------------------------
+    Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), or msgpack (needs the msgpack package).", "Serialization and hooks"),
+    Option("pickle_migration", BOOL, False, "With JSON, also read payloads stored with pickle (by 1.x) and store them again as JSON at the end of the request that reads them, so a site can leave pickle without logging anyone out. Unpickles what Redis holds while it is on: turn it off once the old sessions have expired.", "Serialization and hooks"),
     Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
     Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
@@ -455,6 +464,7 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
             raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} cannot be used with {s('python_expires')} = true")
     if (values["serialize"] is None) != (values["deserialize"] is None):
         raise InvalidSetting(f"give {s('serialize')} and {s('deserialize')} together, or neither (JSON)")
+    _check_serializer(values, shown_as)
     if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
         raise InvalidSetting(
             f"{s('cookie_samesite')} = 'None' needs {s('cookie_secure')} = true; browsers drop such cookies otherwise"
@@ -472,6 +482,21 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
     if values["redis_client_callable"] is not None and values["redis_connection_pool"] is not None:
         raise InvalidSetting(f"give {s('redis_client_callable')} or {s('redis_connection_pool')}, not both")
     _check_topology(values, shown_as)
+
+
+def _check_serializer(values: Dict[str, Any], s: Callable[[str], str]) -> None:
+    name = values["serializer"]
+    if name is not None and values["serialize"] is not None:
+        raise InvalidSetting(f"give {s('serializer')} or {s('serialize')}/{s('deserialize')}, not both")
+    if values["pickle_migration"] and (values["serialize"] is not None or name not in (None, "json")):
+        raise InvalidSetting(f"{s('pickle_migration')} moves sessions to JSON: it needs {s('serializer')} = json")
+    if name == "msgpack":
+        try:
+            import msgpack  # type: ignore[import-not-found, import-untyped]  # noqa: F401
+        except ImportError:
+            raise InvalidSetting(
+                f"{s('serializer')} = 'msgpack' needs the msgpack package: pip install msgpack"
+            ) from None
 
 
 def _check_topology(values: Dict[str, Any], s: Callable[[str], str]) -> None:

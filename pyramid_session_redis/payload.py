@@ -15,6 +15,7 @@ a fresh serialization tells whether anything changed, with no hashing.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
@@ -72,6 +73,47 @@ def json_deserialize(raw: bytes) -> Any:
     except Exception:
         return _json_decode(raw)
     return obj if end == len(text) else _json_decode(raw)
+
+
+def is_pickle(raw: bytes) -> bool:
+    """Pickle protocol 2 and later start with PROTO (0x80); 1.x wrote protocol 3+."""
+    return raw[:1] == b"\x80"
+
+
+def _pickle_pair() -> "tuple[Serialize, Deserialize]":
+    import pickle
+
+    return pickle.dumps, pickle.loads
+
+
+def _msgpack_pair() -> "tuple[Serialize, Deserialize]":
+    import msgpack  # type: ignore[import-not-found, import-untyped]
+
+    packer = functools.partial(msgpack.packb, use_bin_type=True)
+    unpacker = functools.partial(msgpack.unpackb, raw=False)
+    return packer, unpacker
+
+
+def migrating_deserialize(raw: bytes) -> Any:
+    """JSON, and, for a payload 1.x wrote with pickle, pickle (``pickle_migration``).
+
+    Unpickling runs whatever the bytes say: it is only as safe as the Redis
+    server is, which is why it is a migration mode and not a serializer.
+    """
+    if is_pickle(raw):
+        import pickle
+
+        return pickle.loads(raw)
+    return json_deserialize(raw)
+
+
+def named_serializer(name: str) -> "tuple[Serialize, Deserialize]":
+    """``(serialize, deserialize)`` for ``serializer = json | pickle | msgpack``."""
+    if name == "pickle":
+        return _pickle_pair()
+    if name == "msgpack":
+        return _msgpack_pair()
+    return json_serialize, json_deserialize
 
 
 class Payload(NamedTuple):

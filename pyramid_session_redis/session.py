@@ -25,6 +25,7 @@ from .exceptions import (
     InvalidSession_DeserializationError,
     InvalidSession_NoSessionCookie,
     InvalidSession_NotInBackend,
+    InvalidSession_PayloadLegacy,
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
 )
@@ -168,6 +169,10 @@ class RedisSession:
             self._bad_cookie = True
             self._invalid(InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}"))
             return
+        if factory.pickle_migration and payload_format.is_pickle(raw):
+            if not self._can_store_as_json(loaded):
+                return
+            self._dirty = True  # stored again, as JSON, at the end of this request
         if rules.track_expiry and loaded.expires is not None and current_time() >= loaded.expires:
             self._bad_cookie = True
             self._invalid(InvalidSession_PayloadTimeout("session expired by the expiry in its payload"))
@@ -183,6 +188,16 @@ class RedisSession:
         self._expires = loaded.expires if rules.track_expiry else None
         self._raw = raw
         self._ttl_mismatch = rules.getex_on_load and loaded.timeout != rules.timeout
+
+    def _can_store_as_json(self, loaded: payload_format.Payload) -> bool:
+        """A pickled session migrates only if JSON can hold its values; else it is replaced."""
+        try:
+            payload_format.json_serialize(payload_format.encode(loaded.data, loaded.created, loaded.timeout, loaded.expires))
+        except (TypeError, ValueError) as exc:
+            self._bad_cookie = True
+            self._invalid(InvalidSession_PayloadLegacy(f"pickled session cannot be stored as JSON: {exc}"))
+            return False
+        return True
 
     # -- end of request -----------------------------------------------------
 
