@@ -49,7 +49,10 @@ class SessionFactory:
         self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]
         self.cookie_on_exception: bool = options["cookie_on_exception"]
-        self.deserialized_fails_new = bool(options["deserialized_fails_new"])
+        # None (the default) replaces, as true does, and also logs: never a 500
+        # for one damaged payload; only an explicit false raises, as 1.x did.
+        self.deserialized_fails_new = options["deserialized_fails_new"] is not False
+        self.log_undecodable = options["deserialized_fails_new"] is None
         self._client_callable = options["redis_client_callable"]
         if self._client_callable is None:
             self.store: Any = build_store(options)

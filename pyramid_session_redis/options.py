@@ -295,7 +295,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("set_redis_ttl", BOOL, True, "Give session keys a Redis TTL. False runs Redis as an LRU cache: no TTL is ever sent and the expiry lives in the payload.", "Expiry and persistence"),
     Option("set_redis_ttl_readheavy", OPT_BOOL, None, "Refresh the TTL together with the read (GETEX) and send nothing at the end of a read-only request. Needs a timeout and Redis TTLs; not with `timeout_trigger` or `python_expires`. This is already what the defaults do.", "Expiry and persistence"),
     Option("detect_changes", BOOL, True, "Detect changes inside mutable values (`session['cart']['n'] += 1`) by comparing the serialized payload at the end of the request.", "Expiry and persistence"),
-    Option("deserialized_fails_new", OPT_BOOL, None, "Treat a payload that cannot be decoded as an invalid session (start a new one, report `InvalidSession_DeserializationError`) instead of raising `RawDeserializationError`.", "Expiry and persistence"),
+    Option("deserialized_fails_new", OPT_BOOL, None, "What a payload that cannot be decoded does. None (the default) and true: the session is replaced by a new one and `InvalidSession_DeserializationError` is reported (None also logs a warning). False: `RawDeserializationError` is raised to the application, as 1.x did by default.", "Expiry and persistence"),
     Option("invalidate_empty_session", BOOL, True, "When a request empties a stored session, delete it from Redis and delete the cookie.", "Expiry and persistence"),
     # -- cookie ---------------------------------------------------------------
     Option("cookie_name", STR, "session", "Name of the session cookie.", "Cookie"),

@@ -11,6 +11,7 @@ each after asking ``policy``.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -31,6 +32,8 @@ from .exceptions import (
 )
 from .cookies import SENT_OLD_SECRET, add_vary_cookie
 from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
+
+log = logging.getLogger("pyramid_session_redis")
 
 # Values of these types cannot change in place; handing them out is safe.
 IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
@@ -167,6 +170,9 @@ class RedisSession:
             if not factory.deserialized_fails_new:
                 raise RawDeserializationError(exc) from exc
             self._bad_cookie = True
+            if factory.log_undecodable:
+                log.warning("pyramid_session_redis: a stored session payload cannot be decoded (%r); "
+                            "starting a new session", exc)
             self._invalid(InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}"))
             return
         if factory.pickle_migration and payload_format.is_pickle(raw):

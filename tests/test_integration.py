@@ -372,7 +372,26 @@ def test_corrupt_or_foreign_payloads_start_a_new_session(redis_server, redis_cli
     assert invalid.kinds()[-1] is kind
 
 
-def test_undecodable_payload_raises_without_deserialized_fails_new(app, redis_client):
+def test_undecodable_payload_starts_a_new_session_and_logs_by_default(app, redis_client, invalid, caplog):
+    app.get("/incr")
+    redis_client.set(only_key(redis_client), b"{not json")
+    with caplog.at_level("WARNING", "pyramid_session_redis"):
+        assert app.get("/incr").text == "1"
+    assert invalid.kinds()[-1] is InvalidSession_DeserializationError
+    assert "cannot be decoded" in caplog.text
+
+
+def test_undecodable_payload_logs_nothing_when_replacing_is_asked_for(redis_server, redis_client, invalid, caplog):
+    app = make_app(redis_server.url, func_invalid_logger=invalid, deserialized_fails_new=True)
+    app.get("/incr")
+    redis_client.set(only_key(redis_client), b"{not json")
+    with caplog.at_level("WARNING", "pyramid_session_redis"):
+        assert app.get("/incr").text == "1"
+    assert invalid.kinds()[-1] is InvalidSession_DeserializationError and caplog.text == ""
+
+
+def test_undecodable_payload_raises_with_deserialized_fails_new_false(redis_server, redis_client):
+    app = make_app(redis_server.url, deserialized_fails_new=False)
     app.get("/incr")
     redis_client.set(only_key(redis_client), b"{not json")
     with pytest.raises(RawDeserializationError) as caught:
