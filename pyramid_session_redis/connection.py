@@ -143,9 +143,16 @@ def build_client(options: Dict[str, Any]) -> Any:
 
 def _sentinel_master(options: Dict[str, Any], kwargs: Dict[str, Any]) -> redis.Redis:
     """A client whose pool asks the sentinels for the current master on every new connection."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     from redis.sentinel import Sentinel
 
-    sentinel_kwargs = {k: v for k, v in kwargs.items() if k.startswith(("socket_", "ssl"))}
+    sentinel_kwargs: Dict[str, Any] = {k: v for k, v in kwargs.items() if k.startswith(("socket_", "ssl"))}
+    # One try per sentinel: the next sentinel in the list is the retry.  With
+    # redis-py's default (up to 10 retries with backoff, per sentinel), one
+    # dead sentinel stalled a request for seconds, a hanging one for eleven
+    # socket timeouts, and a wrong sentinel password was tried eleven times.
+    sentinel_kwargs["retry"] = Retry(NoBackoff(), 0)
     if options["redis_sentinel_password"] is not None:
         sentinel_kwargs["password"] = options["redis_sentinel_password"]
     sentinel = Sentinel(list(options["redis_sentinels"]), sentinel_kwargs=sentinel_kwargs)

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidSession_PayloadTimeout",
     "InvalidSession_PayloadLegacy",
     "RawDeserializationError",
+    "SessionPayloadTooLarge",
     "InvalidSetting",
 ]
 
@@ -64,6 +65,22 @@ class RawDeserializationError(Exception):
     ``args[0]`` is the exception raised by the deserializer.  This is raised to
     the application, on purpose: a wrong ``deserialize`` setting should be loud.
     """
+
+
+class SessionPayloadTooLarge(ValueError):
+    """The session, serialized, is larger than ``max_payload_bytes``; nothing was stored.
+
+    Raised where the session is written: by ``do_persist()``, or at the end of
+    the request.  What Redis held before is left as it was.
+    """
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(
+            f"the session payload is {size} bytes, more than max_payload_bytes = {limit}; "
+            "it was not stored (keep large data out of the session, or raise the limit)"
+        )
+        self.size = size
+        self.limit = limit
 
 
 class InvalidSetting(ConfigurationError, ValueError):

@@ -45,6 +45,7 @@ class SessionFactory:
         self.cookies = CookieJar(options, signer)
         self.serialize, self.deserialize = _serializers(options)
         self.pickle_migration: bool = options["pickle_migration"]
+        self.max_payload_bytes: Optional[int] = options["max_payload_bytes"]
         self.new_id: Callable[[], str] = options["id_generator"] or default_id_generator
         self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]

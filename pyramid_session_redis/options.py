@@ -335,6 +335,7 @@ _OPTIONS: Tuple[Option, ...] = (
     # -- hooks ----------------------------------------------------------------
     Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), or msgpack (needs the msgpack package).", "Serialization and hooks"),
     Option("pickle_migration", BOOL, False, "With JSON, also read payloads stored with pickle (by 1.x) and store them again as JSON at the end of the request that reads them, so a site can leave pickle without logging anyone out. Unpickles what Redis holds while it is on: turn it off once the old sessions have expired.", "Serialization and hooks"),
+    Option("max_payload_bytes", OPT_COUNT, 1048576, "Largest serialized session that is stored (1 MiB). A larger one raises `SessionPayloadTooLarge` where it is written and is not stored. None: no limit (1.x had none).", "Serialization and hooks"),
     Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
     Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),

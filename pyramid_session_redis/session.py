@@ -29,6 +29,7 @@ from .exceptions import (
     InvalidSession_PayloadLegacy,
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
+    SessionPayloadTooLarge,
 )
 from .cookies import SENT_OLD_SECRET, add_vary_cookie
 from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
@@ -265,10 +266,13 @@ class RedisSession:
             self._session_id, self._stored, self._dirty = self._regenerated_from, True, True
             self._regenerated_from = None
         decision = storage_decision(self._view(), factory.rules, now)
+        action = decision.action
+        if action is Action.CREATE or action is Action.SAVE or action is Action.SAVE_IF_CHANGED:
+            # Serialized first: a session too large to store leaves Redis as it was.
+            data = self._serialize(decision.expires)
         if decision.delete_old:
             store.delete(self._doomed)  # type: ignore[arg-type]
             self._doomed = None
-        action = decision.action
         if action is Action.NOTHING:
             return
         if action is Action.DELETE:
@@ -278,13 +282,10 @@ class RedisSession:
             store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
             return
         if action is Action.SAVE_IF_CHANGED:
-            data = self._serialize(decision.expires)
             if data == self._raw:
                 if decision.otherwise is Action.REFRESH:
                     store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
                 return
-        else:
-            data = self._serialize(decision.expires)
         if action is Action.CREATE:
             self._create(data, decision.ttl)
         else:
@@ -292,8 +293,14 @@ class RedisSession:
         self._mark_stored(data, decision.expires)
 
     def _serialize(self, expires: Optional[int]) -> bytes:
-        data = self._factory.serialize(payload_format.encode(self._data, self._created, self._timeout, expires))  # type: ignore[arg-type]
-        return data.encode("utf-8") if isinstance(data, str) else data
+        factory = self._factory
+        data = factory.serialize(payload_format.encode(self._data, self._created, self._timeout, expires))  # type: ignore[arg-type]
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        limit = factory.max_payload_bytes
+        if limit is not None and len(data) > limit and data != self._raw:  # already stored: not new
+            raise SessionPayloadTooLarge(len(data), limit)
+        return data  # type: ignore[no-any-return]
 
     def _create(self, data: bytes, ttl: Optional[int]) -> None:
         """SET NX under a fresh id; on the (astronomically rare) clash, draw another."""
