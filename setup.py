@@ -19,7 +19,7 @@ setup(
         "msgspec": ["msgspec>=0.18"],
         # serializer = msgpack
         "msgpack": ["msgpack>=1.0"],
-        "testing": ["pytest>=7", "pytest-cov", "webtest>=3", "msgspec>=0.18", "msgpack>=1.0"],
+        "testing": ["pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0"],
         "demo": ["waitress"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],

@@ -159,7 +159,30 @@ class CookieJar:
                 found = finder(header)
                 if found is not None:
                     return found.group(1)
-        return request.cookies.get(self.name)  # type: ignore[no-any-return]
+        try:
+            return request.cookies.get(self.name)  # type: ignore[no-any-return]
+        except UnicodeDecodeError:
+            return self._value_despite_undecodable(header)
+
+    def _value_despite_undecodable(self, header: str) -> Optional[str]:
+        """Our cookie from a header where some value is not UTF-8 once unescaped.
+
+        WebOb decodes every cookie of the header at once and raises when one of
+        them (``"\\200"``) is not UTF-8: a header anyone can send.  Our cookie is
+        read on its own, so a stray cookie of another name cannot cost the
+        session, and an undecodable one of ours is a bad cookie (""), not a 500.
+        """
+        found: Optional[bytes] = None
+        wanted = self.name.encode("utf-8")
+        for name, value in parse_cookie(header):
+            if name == wanted:
+                found = value  # the last one wins, as in WebOb's dict
+        if found is None:
+            return None
+        try:
+            return found.decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
 
     def read(self, request: Any) -> "tuple[Optional[str], int]":
         """Return ``(session_id, sent)``: the verified id or None, and whether a
