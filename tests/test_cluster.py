@@ -231,6 +231,38 @@ def test_expiry_is_pushed_forward_on_a_cluster_past_the_trigger(cluster, nodes, 
 
 
 @pytest.mark.slow
+def test_regenerate_id_moves_sessions_between_nodes(cluster, nodes):
+    """The old and the new key usually hash to different masters: DEL and SET NX are separate single-key commands."""
+
+    def login(request):
+        request.session["user"] = "alice"
+        request.session.regenerate_id()
+        return request.response
+
+    app = make_app(cluster.url, redis_cluster=True, views={"login": login})
+    users = browsers(app, 20)
+    before = []
+    for user in users:
+        user.get("/write?key=cart&value=1")
+        before.append(user.cookies["session"])
+    old_keys = set().union(*keys_by_node(nodes))
+    reset_commands(nodes)
+    for user in users:
+        user.get("/login")
+    assert data_commands(nodes) == {"getex": 20, "del": 20, "set": 20}
+    found = keys_by_node(nodes)
+    new_keys = set().union(*found)
+    assert len(new_keys) == 20 and not (new_keys & old_keys)
+    assert_keys_where_their_slots_are(nodes, found)
+    for user, old_cookie in zip(users, before):
+        assert user.cookies["session"] != old_cookie
+        assert user.get("/read?key=user").text == "'alice'" and user.get("/read?key=cart").text == "'1'"
+        stale = TestApp(app.app)
+        stale.set_cookie("session", old_cookie)
+        assert stale.get("/read?key=cart").text == "None"
+
+
+@pytest.mark.slow
 def test_ini_settings_build_a_cluster_client_that_works(cluster, nodes):
     factory = session_factory_from_settings({
         "redis.sessions.secret": SECRET,
