@@ -203,7 +203,10 @@ def _one_host(item: Any) -> Tuple[str, int]:
 def _ini_hosts(text: str) -> Optional[Tuple[Tuple[str, int], ...]]:
     if _none_word(text):
         return None
-    return tuple(_one_host(word) for word in text.replace(",", " ").split())
+    hosts = tuple(_one_host(word) for word in text.replace(",", " ").split())
+    if not hosts:
+        raise ValueError("no address in it")
+    return hosts
 
 
 def _check_secrets(value: Any) -> Optional[Tuple[str, ...]]:

@@ -901,3 +901,22 @@ def test_sentinel_settings_build_a_master_client_through_the_sentinels():
     assert sentinel_kwargs["password"] == "sentinel-pw"
     assert sentinel_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
     assert sentinels[0].connection_pool.connection_class is redis.SSLConnection
+
+
+def test_none_means_unset_for_host_lists_and_secret_fallbacks():
+    values = options.validate({"secret": "s", "redis_sentinels": None, "secret_fallbacks": None})
+    assert values["redis_sentinels"] is None and values["secret_fallbacks"] is None
+
+
+def test_ini_host_list_of_separators_only_is_refused():
+    with pytest.raises(InvalidSetting, match=r"redis_sentinels = ' , ,' is not valid \(no address in it\)"):
+        from_ini(redis_sentinels=" , ,", redis_sentinel_master="m")
+
+
+@pytest.mark.parametrize("topology", [
+    {"redis_sentinels": ["h:1"], "redis_sentinel_master": "m"},
+    {"redis_cluster": True, "redis_url": "redis://h:1"},
+])
+def test_a_ready_pool_cannot_be_combined_with_sentinel_or_cluster(topology):
+    with pytest.raises(InvalidSetting, match="redis_connection_pool cannot be used with"):
+        factory(redis_connection_pool=redis.ConnectionPool(), **topology)

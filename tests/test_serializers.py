@@ -156,3 +156,11 @@ def test_migration_still_reads_json_sessions(redis_server, redis_client, command
     commands.reset()
     assert app.get("/read?key=k").text == "'v'"
     assert commands.counts() == {"getex": 1}
+
+
+def test_a_serializer_returning_str_is_stored_as_utf8(redis_server, redis_client):
+    app = make_app(redis_server.url, serialize=lambda payload: json.dumps(payload, ensure_ascii=False),
+                   deserialize=json.loads)
+    app.get("/write?key=k&value=caf%C3%A9")
+    assert json.loads(only_value(redis_client)[1].decode("utf-8"))["m"] == {"k": "caf\u00e9"}
+    assert app.get("/read?key=k").text == "'caf\u00e9'"
