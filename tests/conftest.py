@@ -7,6 +7,8 @@ from typing import Any, Dict, Iterator
 import pytest
 import redis
 
+from pyramid_session_redis import session as session_module
+
 from .redis_server import RedisServer
 
 # Commands a client sends to set up a connection or that the tests send themselves.
@@ -49,3 +51,14 @@ class CommandCounter:
 @pytest.fixture
 def commands(redis_client: redis.Redis) -> CommandCounter:
     return CommandCounter(redis_client)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Replace the session's clock; ``clock.now`` is the time in seconds."""
+
+    class Clock:
+        now = 1_000_000
+
+    monkeypatch.setattr(session_module, "current_time", lambda: Clock.now)
+    return Clock

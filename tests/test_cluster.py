@@ -19,7 +19,6 @@ from redis.cluster import RedisCluster
 from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
-from pyramid_session_redis import session as session_module
 from pyramid_session_redis.exceptions import InvalidSetting
 
 from .app import SECRET, make_app, make_wsgi
@@ -45,17 +44,6 @@ def nodes(cluster: LocalCluster) -> Iterator[List[redis.Redis]]:
     yield clients
     for client in clients:
         client.close()
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Replace the session's clock; ``clock.now`` is the time in seconds."""
-
-    class Clock:
-        now = 1_000_000
-
-    monkeypatch.setattr(session_module, "current_time", lambda: Clock.now)
-    return Clock
 
 
 def keys_by_node(nodes: List[redis.Redis]) -> List[Set[bytes]]:

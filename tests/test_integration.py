@@ -17,7 +17,6 @@ from webtest import TestApp
 from zope.interface.verify import verifyObject
 
 from pyramid_session_redis import RedisSessionFactory, check_response_allow_cookies
-from pyramid_session_redis import session as session_module
 from pyramid_session_redis.exceptions import (
     InvalidSession_BadCookie,
     InvalidSession_DeserializationError,
@@ -53,17 +52,6 @@ def invalid() -> Recorder:
 @pytest.fixture
 def app(redis_server, redis_client, invalid) -> TestApp:
     return make_app(redis_server.url, func_invalid_logger=invalid)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Replace the session's clock; ``clock.now`` is the time in seconds."""
-
-    class Clock:
-        now = 1_000_000
-
-    monkeypatch.setattr(session_module, "current_time", lambda: Clock.now)
-    return Clock
 
 
 def only_key(client) -> bytes:
