@@ -19,6 +19,7 @@ __all__ = [
     "InvalidSession_PayloadLegacy",
     "RawDeserializationError",
     "SessionPayloadTooLarge",
+    "SessionConflict",
     "InvalidSetting",
 ]
 
@@ -81,6 +82,22 @@ class SessionPayloadTooLarge(ValueError):
         )
         self.size = size
         self.limit = limit
+
+
+class SessionConflict(Exception):
+    """A concurrent request changed or ended this session while this one ran.
+
+    Given to ``func_conflict_logger`` when a merge kept this request's value of
+    keys the other request had also changed (``keys``), or when this request's
+    write was dropped because the session had been invalidated or had expired
+    meanwhile (``gone``).  Raised with ``on_conflict = raise``, and when the
+    session kept changing under every attempt to merge.
+    """
+
+    def __init__(self, message: str, keys: "tuple[str, ...]" = (), gone: bool = False):
+        super().__init__(message)
+        self.keys = keys
+        self.gone = gone
 
 
 class InvalidSetting(ConfigurationError, ValueError):

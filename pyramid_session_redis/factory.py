@@ -46,6 +46,9 @@ class SessionFactory:
         self.serialize, self.deserialize = _serializers(options)
         self.pickle_migration: bool = options["pickle_migration"]
         self.max_payload_bytes: Optional[int] = options["max_payload_bytes"]
+        self.checked_writes: bool = options["on_conflict"] != "overwrite"
+        self.merge_conflicts: bool = options["on_conflict"] == "merge"
+        self.conflict_logger: Optional[Callable[[Any, Exception], Any]] = options["func_conflict_logger"]
         self.new_id: Callable[[], str] = options["id_generator"] or default_id_generator
         self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]

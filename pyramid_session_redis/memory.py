@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple, Union
 
 _NEVER = float("inf")
 
@@ -138,6 +138,23 @@ class MemoryStore:
         with data.lock:
             data.values[self.prefix + session_id] = (_as_bytes(payload), data._deadline(ttl))
             data._wrote()
+
+    def checked_save(self, session_id: str, loaded: bytes, payload: Optional[bytes], ttl: Optional[int]) -> Union[int, bytes]:
+        """``RedisStore.checked_save``: write or delete only if the key still holds ``loaded``."""
+        key = self.prefix + session_id
+        data = self.data
+        with data.lock:
+            entry = data._live(key)
+            if entry is None:
+                return 0
+            if entry[0] != loaded:
+                return entry[0]
+            if payload is None:
+                del data.values[key]
+            else:
+                data.values[key] = (_as_bytes(payload), data._deadline(ttl))
+                data._wrote()
+            return 1
 
     def refresh(self, session_id: str, ttl: int) -> None:
         key = self.prefix + session_id

@@ -273,6 +273,7 @@ HOSTS = Kind(
     _ini_hosts,
 )
 CERT_REQS = _choice("required", "optional", "none")
+ON_CONFLICT = _choice("merge", "overwrite", "raise")
 SERIALIZER = _choice("json", "pickle", "msgpack", optional=True)
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)
 
@@ -344,6 +345,8 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
     Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for cacheable responses). See `check_response_allow_cookies`.", "Serialization and hooks"),
     Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
+    Option("on_conflict", ON_CONFLICT, "merge", "When another request changed the session after this one loaded it: merge (re-apply this request's changes key by key on top of theirs), overwrite (last write wins, as 1.x), or raise `SessionConflict`.", "Concurrent requests"),
+    Option("func_conflict_logger", CALLABLE, None, "`f(request, exc)`, called with a `SessionConflict` when a merge overwrote keys the other request had also changed, or a write was dropped because the session ended meanwhile.", "Concurrent requests"),
 )
 
 OPTIONS: Dict[str, Option] = {opt.name: opt for opt in _OPTIONS}

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import secrets
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
+from . import merge
 from . import payload as payload_format
 from .exceptions import (
     InvalidSession,
@@ -29,9 +32,11 @@ from .exceptions import (
     InvalidSession_PayloadLegacy,
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
+    SessionConflict,
     SessionPayloadTooLarge,
 )
 from .cookies import SENT_OLD_SECRET, add_vary_cookie
+from .store import GONE, WRITTEN
 from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
 
 log = logging.getLogger("pyramid_session_redis")
@@ -40,6 +45,8 @@ log = logging.getLogger("pyramid_session_redis")
 IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
 _MISSING = object()
 _CREATE_ATTEMPTS = 5
+_WRITE_ATTEMPTS = 12
+_RETRY_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by session id: bounded, no clean-up
 
 
 def current_time() -> int:
@@ -87,6 +94,7 @@ class RedisSession:
         "_active",
         "_cookie_sent",
         "_response",
+        "_increments",
     )
 
     def __init__(self, request: Any, factory: Any):
@@ -113,6 +121,7 @@ class RedisSession:
         self._active = False
         self._cookie_sent = False
         self._response: Any = None
+        self._increments: Optional[Dict[str, Any]] = None  # incr() calls, for merging
 
     # -- loading ------------------------------------------------------------
 
@@ -137,6 +146,7 @@ class RedisSession:
         self._exposed = False
         self._keep = False
         self._ttl_mismatch = False
+        self._increments = None
 
     def _invalid(self, exc: InvalidSession) -> None:
         logger = self._factory.invalid_logger
@@ -276,7 +286,10 @@ class RedisSession:
         if action is Action.NOTHING:
             return
         if action is Action.DELETE:
-            store.delete(self._session_id)  # type: ignore[arg-type]
+            if factory.checked_writes:
+                self._write(None, None, None)
+            else:
+                store.delete(self._session_id)  # type: ignore[arg-type]
             return
         if action is Action.REFRESH:
             store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
@@ -288,9 +301,80 @@ class RedisSession:
                 return
         if action is Action.CREATE:
             self._create(data, decision.ttl)
+        elif factory.checked_writes:
+            self._write(data, decision.ttl, decision.expires)
+            return
         else:
             store.save(self._session_id, data, decision.ttl)  # type: ignore[arg-type]
         self._mark_stored(data, decision.expires)
+
+    def _write(self, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
+        """Store ``data`` (None: delete) only if Redis still holds what this request
+        loaded; otherwise merge this request's changes into what is there now, and
+        try again (``on_conflict``).  One command when nobody else wrote."""
+        reply = self._factory.store.checked_save(self._session_id, self._raw, data, ttl)
+        if type(reply) is int:
+            self._written(reply, data, expires, ())
+            return
+        # Another request wrote first.  The requests of this process that collide
+        # on this session retry one at a time; otherwise, with many at once, each
+        # one's merge is overtaken by another's write, again and again.
+        with _RETRY_LOCKS[hash(self._session_id) % len(_RETRY_LOCKS)]:
+            self._merge_and_retry(reply, data, ttl, expires)
+
+    def _merge_and_retry(self, reply: bytes, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
+        factory = self._factory
+        overwritten: List[str] = []
+        for attempt in range(_WRITE_ATTEMPTS):
+            if not factory.merge_conflicts:
+                raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
+            merged, keys = merge.merge(self._decoded(self._raw), self._data, self._decoded(reply), self._increments or {})  # type: ignore[arg-type]
+            overwritten += keys
+            self._data = merged
+            self._raw = reply  # the new base; our increments stay ours to add
+            data = self._serialize(expires) if (merged or not factory.rules.invalidate_empty) else None
+            result = factory.store.checked_save(self._session_id, reply, data, ttl)
+            if type(result) is int:
+                self._written(result, data, expires, overwritten)
+                return
+            # Overtaken again, by a request of another process: step aside for a
+            # random moment, longer each time (at most 50 ms), then merge into a
+            # fresh read, so that the merge is not stale before it is sent.
+            time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
+            fresh = factory.store.load(self._session_id)
+            if fresh is None:
+                self._written(GONE, data, expires, overwritten)
+                return
+            reply = fresh
+        raise SessionConflict(f"the session kept changing under {_WRITE_ATTEMPTS} attempts to merge into it")
+
+    def _written(self, result: int, data: Optional[bytes], expires: Optional[int], overwritten: "List[str] | tuple[()]") -> None:
+        """After a checked write: WRITTEN, or GONE (invalidated, regenerated away or expired meanwhile)."""
+        if result != WRITTEN:
+            self._stored = False
+            if data is not None:
+                self._conflict(SessionConflict("the session ended while this request ran; its changes were dropped", gone=True))
+            return
+        if overwritten:
+            keys = tuple(sorted(set(overwritten)))
+            self._conflict(SessionConflict(f"kept this request's value of {list(keys)}, which another request also changed", keys=keys))
+        self._increments = None  # added in; a later do_persist() counts from here
+        if data is None:
+            self._stored = False
+        else:
+            self._mark_stored(data, expires)
+
+    def _decoded(self, raw: Optional[bytes]) -> Dict[str, Any]:
+        """The managed dict of a stored payload; {} if it cannot be read (theirs then loses)."""
+        try:
+            return payload_format.decode(self._factory.deserialize(raw)).data
+        except Exception:
+            return {}
+
+    def _conflict(self, exc: SessionConflict) -> None:
+        logger = self._factory.conflict_logger
+        if logger is not None:
+            logger(self.request, exc)
 
     def _serialize(self, expires: Optional[int]) -> bytes:
         factory = self._factory
@@ -370,11 +454,27 @@ class RedisSession:
             self._regenerated_from = self._session_id
         self._session_id = None  # drawn when the cookie is set
         self._stored = False
-        self._raw = None
         self._keep = True
         self._dirty = True
         self._recookie = True  # also when do_persist() stores it before the response
         self._ttl_mismatch = False
+
+    @_reads
+    def incr(self, key: str, amount: Any = 1) -> Any:
+        """Add ``amount`` to the number under ``key`` (0 when missing) and return it.
+
+        Recorded as an increment, not a value: when concurrent requests
+        increment the same counter, every increment counts.
+        """
+        data: Dict[str, Any] = self._data  # type: ignore[assignment]
+        value = data.get(key, 0) + amount
+        data[key] = value
+        increments = self._increments
+        if increments is None:
+            increments = self._increments = {}
+        increments[key] = increments.get(key, 0) + amount
+        self._dirty = True
+        return value
 
     @_reads
     def changed(self) -> None:
@@ -557,11 +657,15 @@ class RedisSession:
         self.ensure_id()
         expires, ttl = write_terms(self._view(), factory.rules, current_time())
         data = self._serialize(expires)
-        if self._stored:
-            factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
-        else:
+        kept_expires = expires if factory.rules.track_expiry else None
+        if not self._stored:
             self._create(data, ttl)
-        self._mark_stored(data, expires if factory.rules.track_expiry else None)
+        elif factory.checked_writes and self._raw is not None:
+            self._write(data, ttl, kept_expires)
+            return
+        else:
+            factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+        self._mark_stored(data, kept_expires)
 
     @_reads
     def do_refresh(self, force_redis_ttl: Optional[int] = None) -> None:

@@ -6,7 +6,38 @@ on Redis Cluster.  Keys are ``prefix + session_id``; values are bytes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import hashlib
+from typing import Any, Callable, Optional, Union
+
+from redis.exceptions import NoScriptError
+
+# Write only if the key still holds what this request loaded: the compare and
+# the write happen inside Redis, in one command, on one key (so it works on a
+# cluster).  Replies: 1 written, 0 the key is gone, else the current payload.
+# ARGV: sha1 of the loaded payload, new payload, TTL ("" for none), "del" to delete.
+CHECKED_WRITE = b"""
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if redis.sha1hex(current) ~= ARGV[1] then return current end
+if ARGV[4] == 'del' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+"""
+CHECKED_WRITE_SHA = hashlib.sha1(CHECKED_WRITE).hexdigest()
+
+# What checked_save() returns: WRITTEN, GONE, or the payload Redis holds now.
+WRITTEN, GONE = 1, 0
+CheckedResult = Union[int, bytes]
+
+
+def fingerprint(raw: bytes) -> str:
+    """What Redis's ``redis.sha1hex`` gives for the same bytes."""
+    return hashlib.sha1(raw).hexdigest()
 
 
 class RedisStore:
@@ -37,6 +68,20 @@ class RedisStore:
 
     def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
         self.client.set(self.prefix + session_id, data, ex=ttl)
+
+    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
+        """Store ``data`` (or delete, for None) only if the key still holds ``loaded``.
+
+        One EVALSHA; the first call on a server that does not know the script
+        yet sends it once with EVAL, which also caches it there.
+        """
+        args = (fingerprint(loaded), data if data is not None else b"", ttl or "", "del" if data is None else "")
+        key = self.prefix + session_id
+        try:
+            reply = self.client.evalsha(CHECKED_WRITE_SHA, 1, key, *args)
+        except NoScriptError:
+            reply = self.client.eval(CHECKED_WRITE, 1, key, *args)
+        return reply if isinstance(reply, bytes) else int(reply)
 
     def refresh(self, session_id: str, ttl: int) -> None:
         self.client.expire(self.prefix + session_id, ttl)

@@ -1,0 +1,86 @@
+"""merge.merge: one request's changes re-applied on top of another's (pure, no Redis)."""
+
+from __future__ import annotations
+
+from pyramid_session_redis.merge import merge, same
+
+
+def test_changes_to_different_keys_are_both_kept():
+    loaded = {"a": 1}
+    merged, overwritten = merge(loaded, {"a": 1, "mine": "x"}, {"a": 1, "theirs": "y"}, {})
+    assert merged == {"a": 1, "mine": "x", "theirs": "y"} and overwritten == []
+
+
+def test_a_key_both_changed_takes_this_requests_value_and_is_reported():
+    merged, overwritten = merge({"k": 1}, {"k": 2}, {"k": 3}, {})
+    assert merged == {"k": 2} and overwritten == ["k"]
+
+
+def test_a_key_only_they_changed_keeps_their_value():
+    merged, overwritten = merge({"k": 1, "o": 0}, {"k": 1, "o": 5}, {"k": 3, "o": 0}, {})
+    assert merged == {"k": 3, "o": 5} and overwritten == []
+
+
+def test_deleting_a_key_they_did_not_touch_deletes_it():
+    merged, overwritten = merge({"k": 1, "x": 2}, {"x": 2}, {"k": 1, "x": 2, "new": 3}, {})
+    assert merged == {"x": 2, "new": 3} and overwritten == []
+
+
+def test_deleting_a_key_they_changed_is_reported():
+    merged, overwritten = merge({"k": 1}, {}, {"k": 9}, {})
+    assert merged == {} and overwritten == ["k"]
+
+
+def test_the_same_change_on_both_sides_is_no_conflict():
+    assert merge({"k": 1}, {"k": 2}, {"k": 2}, {}) == ({"k": 2}, [])
+    assert merge({"k": 1}, {}, {}, {}) == ({}, [])
+
+
+def test_increments_add_up():
+    merged, overwritten = merge({"n": 5}, {"n": 6}, {"n": 9}, {"n": 1})
+    assert merged == {"n": 10} and overwritten == []
+    merged, _ = merge({}, {"n": 2}, {}, {"n": 2})  # a counter both created
+    assert merged == {"n": 2}
+    merged, _ = merge({}, {"n": 1}, {"n": 4}, {"n": 1})
+    assert merged == {"n": 5}
+
+
+def test_an_increment_of_something_they_made_a_non_number_is_a_plain_conflict():
+    merged, overwritten = merge({"n": 1}, {"n": 2}, {"n": "reset"}, {"n": 1})
+    assert merged == {"n": 2} and overwritten == ["n"]
+
+
+def test_appended_flash_messages_from_both_are_kept_theirs_first():
+    loaded = {"_f_": ["old"]}
+    merged, overwritten = merge(loaded, {"_f_": ["old", "mine"]}, {"_f_": ["old", "theirs"]}, {})
+    assert merged == {"_f_": ["old", "theirs", "mine"]} and overwritten == []
+    merged, _ = merge({}, {"_f_": ["mine"]}, {"_f_": ["theirs"]}, {})
+    assert merged == {"_f_": ["theirs", "mine"]}
+
+
+def test_appending_to_a_list_they_consumed_keeps_only_the_new_items():
+    merged, overwritten = merge({"_f_": ["old"]}, {"_f_": ["old", "mine"]}, {}, {})
+    assert merged == {"_f_": ["mine"]} and overwritten == []
+
+
+def test_pop_flash_leaves_what_they_appended_meanwhile():
+    merged, overwritten = merge({"_f_": ["a", "b"]}, {}, {"_f_": ["a", "b", "c"]}, {})
+    assert merged == {"_f_": ["c"]} and overwritten == []
+    merged, overwritten = merge({"_f_": ["a"]}, {}, {"_f_": ["a"], "x": 1}, {})
+    assert merged == {"x": 1} and overwritten == []
+
+
+def test_a_rewritten_list_is_a_plain_value():
+    merged, overwritten = merge({"l": [1, 2]}, {"l": [9]}, {"l": [1, 2, 3]}, {})
+    assert merged == {"l": [9]} and overwritten == ["l"]
+
+
+def test_nested_changes_compare_the_whole_top_level_value():
+    loaded = {"cart": {"a": 1}, "prefs": {"x": 1}}
+    mine = {"cart": {"a": 2}, "prefs": {"x": 1}}
+    theirs = {"cart": {"a": 1}, "prefs": {"x": 2}}
+    assert merge(loaded, mine, theirs, {}) == ({"cart": {"a": 2}, "prefs": {"x": 2}}, [])
+
+
+def test_same_tells_types_apart():
+    assert same(1, 1) and not same(1, True) and not same(1, 1.0) and same([1, {"a": 2}], [1, {"a": 2}])
