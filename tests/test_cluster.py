@@ -385,3 +385,22 @@ def test_unix_socket_path_with_cluster_fails_at_start_up():
 def test_cluster_with_a_memory_url_fails_at_start_up():
     with pytest.raises(InvalidSetting, match="redis_cluster.*memory://"):
         RedisSessionFactory(secret=SECRET, redis_url="memory://", redis_cluster=True)
+
+
+@pytest.mark.slow
+def test_concurrent_requests_merge_on_a_cluster(cluster, nodes):
+    """The checked write (EVALSHA on the session's key) and its merge, on whichever master holds it."""
+    from .test_concurrency import build, get, peek, start
+
+    app, _, conflicts = build(cluster.url, redis_cluster=True)
+    cookies = [start(app) for _ in range(12)]  # sessions on all three masters
+    assert all(keys for keys in keys_by_node(nodes))
+    reset_commands(nodes)
+    for cookie in cookies:
+        get(app, "/interleave?other=/incr&mine=incr", cookie)
+        get(app, "/interleave?other=/write%3Fkey%3Dtheirs%26value%3Dt&mine=set&key=mine&value=m", cookie)
+    counts = data_commands(nodes)
+    assert counts["evalsha"] == 12 * 6  # per session: theirs 1 + ours 2, twice
+    for cookie in cookies:
+        assert peek(app, cookie) == "[('loaded', 'yes'), ('mine', 'm'), ('n', 2), ('theirs', 't')]"
+    assert conflicts == []
