@@ -328,7 +328,11 @@ class RedisSession:
         for attempt in range(_WRITE_ATTEMPTS):
             if not factory.merge_conflicts:
                 raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
-            merged, keys = merge.merge(self._decoded(self._raw), self._data, self._decoded(reply), self._increments or {})  # type: ignore[arg-type]
+            loaded = self._decoded(self._raw) or {}
+            theirs = self._decoded(reply)
+            if theirs is None:
+                theirs = loaded  # what is there cannot be read: this request's whole session replaces it
+            merged, keys = merge.merge(loaded, self._data, theirs, self._increments or {})  # type: ignore[arg-type]
             overwritten += keys
             self._data = merged
             self._raw = reply  # the new base; our increments stay ours to add
@@ -364,12 +368,12 @@ class RedisSession:
         else:
             self._mark_stored(data, expires)
 
-    def _decoded(self, raw: Optional[bytes]) -> Dict[str, Any]:
-        """The managed dict of a stored payload; {} if it cannot be read (theirs then loses)."""
+    def _decoded(self, raw: Optional[bytes]) -> Optional[Dict[str, Any]]:
+        """The managed dict of a stored payload, or None if it cannot be read."""
         try:
             return payload_format.decode(self._factory.deserialize(raw)).data
         except Exception:
-            return {}
+            return None
 
     def _conflict(self, exc: SessionConflict) -> None:
         logger = self._factory.conflict_logger

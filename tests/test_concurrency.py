@@ -323,3 +323,58 @@ def test_the_same_crowd_with_overwrite_loses_updates(redis_server, redis_client)
     assert hammer(app, cookie, "t") == []
     n, keys, messages = eval(get(app, "/total", cookie).text)
     assert n < THREADS * REQUESTS and len(keys) < THREADS * REQUESTS and len(messages) < THREADS * REQUESTS
+
+
+def test_overwrite_mode_deletes_an_emptied_session_with_a_plain_del(redis_server, redis_client, commands):
+    app, _, _ = build(redis_server.url, on_conflict="overwrite")
+    cookie = start(app)
+    commands.reset()
+    get(app, "/clear", cookie)
+    assert commands.counts() == {"getex": 1, "del": 1} and redis_client.dbsize() == 0
+
+
+def _before_each_write(monkeypatch, store, action):
+    """Run ``action(key, attempt)`` just before each checked write reaches Redis."""
+    real = type(store).checked_save
+    attempts = []
+
+    def checked_save(self, session_id, loaded, data, ttl):
+        attempts.append(1)
+        action(self.prefix + session_id, len(attempts))
+        result = real(self, session_id, loaded, data, ttl)
+        if len(attempts) == 2:
+            action(self.prefix + session_id, "after second")
+        return result
+
+    monkeypatch.setattr(type(store), "checked_save", checked_save)
+    return attempts
+
+
+def test_a_session_ended_during_a_merge_is_not_brought_back(redis_server, redis_client, monkeypatch):
+    app, factory, conflicts = build(redis_server.url)
+    cookie = start(app)
+
+    def others(key, attempt):
+        if attempt in (1, 2):
+            redis_client.append(key, b" ")  # another request writes first, twice
+        else:
+            redis_client.delete(key)  # and then a third one logs out
+
+    attempts = _before_each_write(monkeypatch, factory.store, others)
+    get(app, "/incr", cookie)
+    assert len(attempts) == 2 and redis_client.dbsize() == 0
+    assert [c.gone for c in conflicts] == [True]
+
+
+def test_an_unreadable_payload_found_on_conflict_is_replaced_by_this_requests_session(redis_server, redis_client, monkeypatch):
+    app, factory, conflicts = build(redis_server.url)
+    cookie = start(app)
+
+    def garbage(key, attempt):
+        if attempt == 1:
+            redis_client.set(key, b"\x00 not a payload")
+
+    _before_each_write(monkeypatch, factory.store, garbage)
+    get(app, "/incr", cookie)
+    assert peek(app, cookie) == "[('loaded', 'yes'), ('n', 1)]"  # the unchanged key 'loaded' is not lost
+    assert conflicts == []

@@ -169,6 +169,12 @@ def _script(store, ttl_of):
     out += [ttl_of("nothing"), store.load("nothing")]
     store.delete("a")
     out += [store.load("a"), ttl_of("a"), store.create("a", b"5", None), ttl_of("a")]
+    # checked writes: written, refused (returns what is there), deleted, gone
+    out += [store.checked_save("a", b"5", b"6", 30), ttl_of("a"), store.load("a")]
+    out += [store.checked_save("a", b"5", b"7", 30), store.load("a")]
+    out += [store.checked_save("a", b"6", b"8", None), ttl_of("a")]
+    out += [store.checked_save("a", b"8", None, None), store.load("a")]
+    out += [store.checked_save("a", b"8", b"9", 30), store.load("a")]
     return out
 
 
