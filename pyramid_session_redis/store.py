@@ -35,9 +35,10 @@ WRITTEN, GONE = 1, 0
 CheckedResult = Union[int, bytes]
 
 
-def fingerprint(raw: bytes) -> str:
-    """What Redis's ``redis.sha1hex`` gives for the same bytes."""
-    return hashlib.sha1(raw).hexdigest()
+def fingerprint(raw: Union[bytes, str]) -> str:
+    """What Redis's ``redis.sha1hex`` gives for the same bytes (a client made
+    with ``decode_responses=True`` hands back str: Redis holds its UTF-8)."""
+    return hashlib.sha1(raw.encode("utf-8") if isinstance(raw, str) else raw).hexdigest()
 
 
 class RedisStore:
@@ -81,7 +82,7 @@ class RedisStore:
             reply = self.client.evalsha(CHECKED_WRITE_SHA, 1, key, *args)
         except NoScriptError:
             reply = self.client.eval(CHECKED_WRITE, 1, key, *args)
-        return reply if isinstance(reply, bytes) else int(reply)
+        return reply if isinstance(reply, (bytes, str)) else int(reply)
 
     def refresh(self, session_id: str, ttl: int) -> None:
         self.client.expire(self.prefix + session_id, ttl)

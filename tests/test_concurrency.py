@@ -378,3 +378,28 @@ def test_an_unreadable_payload_found_on_conflict_is_replaced_by_this_requests_se
     get(app, "/incr", cookie)
     assert peek(app, cookie) == "[('loaded', 'yes'), ('n', 1)]"  # the unchanged key 'loaded' is not lost
     assert conflicts == []
+
+
+def test_merge_works_with_a_client_that_decodes_responses(redis_server, redis_client):
+    import redis as redis_py
+
+    client = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    conflicts = Conflicts()
+    factory = RedisSessionFactory(secret=SECRET, redis_client_callable=lambda request, **kw: client,
+                                  func_conflict_logger=conflicts)
+    holder = {}
+
+    def interleave(request):
+        request.session.get("loaded")
+        other = Request.blank("/incr", headers={"Cookie": request.headers["Cookie"]}).get_response(holder["app"])
+        assert other.status_int == 200
+        request.session.incr("n")
+        return Response("done")
+
+    def incr(request):
+        return Response(str(request.session.incr("n")))
+
+    holder["app"] = app = make_wsgi(factory, {"interleave": interleave, "incr": incr})
+    cookie = start(app)
+    get(app, "/interleave", cookie)
+    assert get(app, "/peek", cookie).text == "{'loaded': 'yes', 'n': 2}" and conflicts == []
