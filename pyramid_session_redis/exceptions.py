@@ -20,6 +20,7 @@ __all__ = [
     "RawDeserializationError",
     "SessionPayloadTooLarge",
     "SessionConflict",
+    "SessionBackendError",
     "InvalidSetting",
 ]
 
@@ -98,6 +99,16 @@ class SessionConflict(Exception):
         super().__init__(message)
         self.keys = keys
         self.gone = gone
+
+
+class SessionBackendError(Exception):
+    """Redis failed (unreachable, timed out, refused the command) while the
+    session was being loaded or stored.  The redis-py error is ``__cause__``.
+
+    Raised to the application by default, so that an exception view can
+    render it; with ``on_backend_error = degrade`` the request goes on with an
+    empty session instead.  Either way ``func_backend_error_logger`` is told.
+    """
 
 
 class InvalidSetting(ConfigurationError, ValueError):

@@ -49,6 +49,8 @@ class SessionFactory:
         self.checked_writes: bool = options["on_conflict"] != "overwrite"
         self.merge_conflicts: bool = options["on_conflict"] == "merge"
         self.conflict_logger: Optional[Callable[[Any, Exception], Any]] = options["func_conflict_logger"]
+        self.degrade: bool = options["on_backend_error"] == "degrade"
+        self.backend_error_logger: Optional[Callable[[Any, Exception], Any]] = options["func_backend_error_logger"]
         self.new_id: Callable[[], str] = options["id_generator"] or default_id_generator
         self.invalid_logger: Optional[Callable[[Any, Exception], Any]] = options["func_invalid_logger"]
         self.allow_cookies: Optional[Callable[[Any], Any]] = options["func_check_response_allow_cookies"]

@@ -274,6 +274,7 @@ HOSTS = Kind(
 )
 CERT_REQS = _choice("required", "optional", "none")
 ON_CONFLICT = _choice("merge", "overwrite", "raise")
+ON_BACKEND_ERROR = _choice("raise", "degrade")
 SERIALIZER = _choice("json", "pickle", "msgpack", optional=True)
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)
 
@@ -345,6 +346,8 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
     Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for cacheable responses). See `check_response_allow_cookies`.", "Serialization and hooks"),
     Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
+    Option("on_backend_error", ON_BACKEND_ERROR, "raise", "When Redis fails (down, timing out): raise `SessionBackendError`, which an exception view can render; or degrade: serve the request with an empty session that is neither stored nor given a cookie, and let a failed end-of-request write go (logged). Either way `func_backend_error_logger` is told.", "Redis failures"),
+    Option("func_backend_error_logger", CALLABLE, None, "`f(request, exc)`, called with every `SessionBackendError`, in both modes, so that failures can be counted.", "Redis failures"),
     Option("on_conflict", ON_CONFLICT, "merge", "When another request changed the session after this one loaded it: merge (re-apply this request's changes key by key on top of theirs), overwrite (last write wins, as 1.x), or raise `SessionConflict`.", "Concurrent requests"),
     Option("func_conflict_logger", CALLABLE, None, "`f(request, exc)`, called with a `SessionConflict` when a merge overwrote keys the other request had also changed, or a write was dropped because the session ended meanwhile.", "Concurrent requests"),
 )

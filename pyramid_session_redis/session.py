@@ -11,6 +11,7 @@ each after asking ``policy``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import random
 import secrets
@@ -32,6 +33,7 @@ from .exceptions import (
     InvalidSession_PayloadLegacy,
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
+    SessionBackendError,
     SessionConflict,
     SessionPayloadTooLarge,
 )
@@ -47,6 +49,11 @@ _MISSING = object()
 _CREATE_ATTEMPTS = 5
 _WRITE_ATTEMPTS = 12
 _RETRY_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by session id: bounded, no clean-up
+
+
+def _hashed(session_id: Optional[str]) -> str:
+    """A session id as logs may show it: enough to correlate, useless to hijack."""
+    return hashlib.sha256((session_id or "").encode("utf-8")).hexdigest()[:12]
 
 
 def current_time() -> int:
@@ -95,6 +102,7 @@ class RedisSession:
         "_cookie_sent",
         "_response",
         "_increments",
+        "_degraded",
     )
 
     def __init__(self, request: Any, factory: Any):
@@ -122,6 +130,7 @@ class RedisSession:
         self._cookie_sent = False
         self._response: Any = None
         self._increments: Optional[Dict[str, Any]] = None  # incr() calls, for merging
+        self._degraded = False  # Redis failed and on_backend_error = degrade
 
     # -- loading ------------------------------------------------------------
 
@@ -166,7 +175,12 @@ class RedisSession:
                 self._invalid(InvalidSession_NoSessionCookie("no session cookie"))
             return
         rules = factory.rules
-        raw = factory.store.load(session_id, rules.timeout if rules.getex_on_load else None)
+        try:
+            raw = factory.store.load(session_id, rules.timeout if rules.getex_on_load else None)
+        except SessionBackendError as exc:
+            self._backend_failed(exc)
+            self._degraded = True  # (only reached in degrade mode) empty, unstored, cookie untouched
+            return
         if raw is None:
             self._bad_cookie = True
             self._invalid(InvalidSession_NotInBackend("session is not in Redis (expired or evicted)"))
@@ -243,6 +257,9 @@ class RedisSession:
 
     def _on_response(self, request: Any, response: Any) -> None:
         factory = self._factory
+        if self._degraded:
+            add_vary_cookie(response)
+            return
         allowed = factory.cookie_on_exception or getattr(request, "exception", None) is None
         if allowed and factory.allow_cookies is not None:
             allowed = bool(factory.allow_cookies(response))
@@ -261,8 +278,26 @@ class RedisSession:
             add_vary_cookie(response)
 
     def _on_finished(self, request: Any) -> None:
-        self._settle()
         self._response = None  # break the reference cycle early
+        if self._degraded:
+            return
+        try:
+            self._settle()
+        except SessionBackendError as exc:
+            # Raised (default): the client gets an error, so nobody believes a
+            # write stuck that did not.  Degraded: the response stands.
+            self._backend_failed(exc, lost_write=True)
+
+    def _backend_failed(self, exc: SessionBackendError, lost_write: bool = False) -> None:
+        """Report a Redis failure; raise it unless on_backend_error = degrade."""
+        factory = self._factory
+        if factory.backend_error_logger is not None:
+            factory.backend_error_logger(self.request, exc)
+        if not factory.degrade:
+            raise exc
+        if lost_write:
+            log.warning("pyramid_session_redis: a session write was lost (session %s): %s",
+                        _hashed(self._session_id), exc)
 
     def _settle(self) -> None:
         factory = self._factory

@@ -6,10 +6,13 @@ on Redis Cluster.  Keys are ``prefix + session_id``; values are bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
+from .exceptions import SessionBackendError
 
 # Write only if the key still holds what this request loaded: the compare and
 # the write happen inside Redis, in one command, on one key (so it works on a
@@ -41,6 +44,22 @@ def fingerprint(raw: Union[bytes, str]) -> str:
     return hashlib.sha1(raw.encode("utf-8") if isinstance(raw, str) else raw).hexdigest()
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _backend(method: _F) -> _F:
+    """Any redis-py failure of this store call becomes one documented exception."""
+
+    @functools.wraps(method)
+    def call(self: "RedisStore", *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except (RedisError, RedisClusterException) as exc:
+            raise SessionBackendError(f"Redis failed during {method.__name__}: {exc!r}") from exc
+
+    return call  # type: ignore[return-value]
+
+
 class RedisStore:
     __slots__ = ("_client", "_get_client", "prefix")
 
@@ -57,19 +76,23 @@ class RedisStore:
             self._client = self._get_client()  # type: ignore[misc]
         return self._client
 
+    @_backend
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
         """GET, or GETEX ... EX ttl so that the read also refreshes the TTL."""
         if ttl:
             return self.client.getex(self.prefix + session_id, ex=ttl)
         return self.client.get(self.prefix + session_id)
 
+    @_backend
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         """SET NX: False when the id is taken (never overwrite another session)."""
         return bool(self.client.set(self.prefix + session_id, data, ex=ttl, nx=True))
 
+    @_backend
     def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
         self.client.set(self.prefix + session_id, data, ex=ttl)
 
+    @_backend
     def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
         """Store ``data`` (or delete, for None) only if the key still holds ``loaded``.
 
@@ -84,8 +107,10 @@ class RedisStore:
             reply = self.client.eval(CHECKED_WRITE, 1, key, *args)
         return reply if isinstance(reply, (bytes, str)) else int(reply)
 
+    @_backend
     def refresh(self, session_id: str, ttl: int) -> None:
         self.client.expire(self.prefix + session_id, ttl)
 
+    @_backend
     def delete(self, session_id: str) -> None:
         self.client.delete(self.prefix + session_id)

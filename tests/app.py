@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import contextlib
+import re
+from typing import Any, Dict, Iterator, Optional
+
+import pytest
 
 from pyramid.config import Configurator
 from pyramid.response import Response
 from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory
+from pyramid_session_redis.exceptions import SessionBackendError
 
 SECRET = "test secret, long enough to be realistic"
 
@@ -123,3 +128,13 @@ def make_app(redis_url: str, views: Dict[str, Any] = None, **options: Any) -> Te
     app = TestApp(make_wsgi(factory, views))
     app.factory = factory
     return app
+
+
+@contextlib.contextmanager
+def backend_failure(cause: type, match: Optional[str] = None) -> Iterator[Any]:
+    """The request fails with SessionBackendError, caused by this redis-py error."""
+    with pytest.raises(SessionBackendError) as caught:
+        yield caught
+    assert isinstance(caught.value.__cause__, cause), repr(caught.value.__cause__)
+    if match is not None:
+        assert re.search(match, str(caught.value.__cause__)), str(caught.value.__cause__)

@@ -126,10 +126,12 @@ class RedisServer:
         assert self._dir is not None and self.unix_socket
         return os.path.join(self._dir.name, "redis.sock")
 
-    def start(self) -> "RedisServer":
-        self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
+    def start(self, port: Optional[int] = None) -> "RedisServer":
+        """Start on a free port, or on ``port`` (a restart: clients reconnect to the same address)."""
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
         for _ in range(5):  # another process may take the port between probe and bind
-            self.port = free_port(self.ports_below)
+            self.port = port or free_port(self.ports_below)
             where = self.tls.args(self.port) if self.tls else ["--port", str(self.port)]
             args = [
                 self.binary,
@@ -175,6 +177,10 @@ class RedisServer:
         """The server's private directory (its log is ``redis.log`` in it)."""
         assert self._dir is not None
         return self._dir.name
+
+    def restart(self) -> "RedisServer":
+        """Start again on the same port and directory after ``kill()`` or ``stop(keep_dir=True)``."""
+        return self.start(port=self.port)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown, no goodbye to clients."""
