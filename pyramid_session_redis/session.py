@@ -307,7 +307,11 @@ class RedisSession:
             # regenerate_id() without a cookie to tell the browser the new id:
             # keep the session where the browser's cookie points (and drop a
             # copy that do_persist() wrote under the new id).
-            self._doomed = self._session_id if self._stored else None
+            if self._stored:
+                self._doomed = self._session_id
+                self._raw = None  # what the old key holds is no longer known: write it whole
+            else:
+                self._doomed = None
             self._session_id, self._stored, self._dirty = self._regenerated_from, True, True
             self._regenerated_from = None
         decision = storage_decision(self._view(), factory.rules, now)
@@ -347,6 +351,10 @@ class RedisSession:
         """Store ``data`` (None: delete) only if Redis still holds what this request
         loaded; otherwise merge this request's changes into what is there now, and
         try again (``on_conflict``).  One command when nobody else wrote."""
+        if self._raw is None:
+            self._factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+            self._written(WRITTEN, data, expires, ())
+            return
         reply = self._factory.store.checked_save(self._session_id, self._raw, data, ttl)
         if type(reply) is int:
             self._written(reply, data, expires, ())
@@ -354,6 +362,8 @@ class RedisSession:
         # Another request wrote first.  The requests of this process that collide
         # on this session retry one at a time; otherwise, with many at once, each
         # one's merge is overtaken by another's write, again and again.
+        if not self._factory.merge_conflicts:
+            raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
         with _RETRY_LOCKS[hash(self._session_id) % len(_RETRY_LOCKS)]:
             self._merge_and_retry(reply, data, ttl, expires)
 
@@ -361,8 +371,6 @@ class RedisSession:
         factory = self._factory
         overwritten: List[str] = []
         for attempt in range(_WRITE_ATTEMPTS):
-            if not factory.merge_conflicts:
-                raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
             loaded = self._decoded(self._raw) or {}
             theirs = self._decoded(reply)
             if theirs is None:

@@ -191,3 +191,22 @@ def test_a_session_with_its_own_timeout_keeps_it(redis_server, redis_client):
     (key,) = keys(redis_client)
     assert 50 <= redis_client.ttl(key) <= 60
     assert json.loads(redis_client.get(key))["t"] == 60
+
+
+def test_regenerate_and_persist_without_a_cookie_keeps_everything_under_the_old_id(redis_server, redis_client):
+    def regenerate_persist_cacheable(request):
+        request.session["persisted"] = True
+        request.session.regenerate_id()
+        request.session.do_persist()  # stored under a new id the browser will never learn
+        request.session["after"] = 1
+        response = Response("cacheable")
+        response.cache_control.max_age = 60
+        return response
+
+    app = make_app(redis_server.url, views={**VIEWS, "rpc": regenerate_persist_cacheable},
+                   func_check_response_allow_cookies=check_response_allow_cookies)
+    app.get("/login")
+    (key,) = keys(redis_client)
+    app.get("/rpc")
+    assert keys(redis_client) == [key]  # the copy under the new id is gone
+    assert json.loads(redis_client.get(key))["m"] == {"user": "alice", "persisted": True, "after": 1}
