@@ -102,11 +102,13 @@ def run(report: Any, redis_url: str, v181_python: Optional[str], quick: bool = F
                         cell[server.impl].append(wrk(server, scenario, connections, seconds))
                 for impl, runs in cell.items():
                     mean = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
+                    mean["failures"] = sum(r["failures"] for r in runs)  # a total: one failure must not round to 0
                     rows.append({"impl": impl, "scenario": scenario, "connections": connections, **mean})
     finally:
         for server in servers:
             server.stop()
-    report.say(f"HTTP: waitress (4 threads) + wrk on loopback, {seconds} s per run, mean of {rounds} interleaved runs")
+    report.say(f"HTTP: waitress (4 threads) + wrk on loopback, {seconds} s per run, mean of {rounds} interleaved runs "
+               f"(fail: failed requests, both versions, all runs)")
     report.say(f"{'scenario':9s} {'conns':>5s} {'ours req/s':>11s} {'p50 ms':>7s} {'p99 ms':>7s} "
                f"{'1.8.1 req/s':>12s} {'p50 ms':>7s} {'p99 ms':>7s} {'ratio':>6s} {'fail':>5s}")
     for scenario in SCENARIOS:

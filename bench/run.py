@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import redis
 
+from pyramid_session_redis.store import CHECKED_WRITE
 from tests.redis_server import RedisServer
 
 from . import wsgiapps
@@ -81,6 +82,8 @@ def impls_for(row: Row, available: List[str]) -> List[str]:
             wanted += ["floor+codec", "ours+hiredis", "ours+msgspec"]
         if row.size == SMALL:
             wanted += ["none", "signed"]
+    if row.scenario in ("write", "nested"):
+        wanted.append("ours+overwrite")  # what the checked write costs, on every row that writes
     return [impl for impl in wanted if impl in available]
 
 
@@ -116,12 +119,26 @@ class WorkerProcess:
 
 
 def command_counts(client: redis.Redis) -> Dict[str, int]:
+    """Commands sent over the network since the last CONFIG RESETSTAT, by name."""
     stats = client.info("commandstats")
     counts = {}
+    scripts_run = 0
     for key, value in stats.items():
         name = key[len("cmdstat_"):] if key.startswith("cmdstat_") else key
         if name not in _NOT_COUNTED:
             counts[name] = int(value["calls"])
+        if name in ("evalsha", "eval"):
+            # A failed call (NOSCRIPT) crossed the network but ran nothing.
+            scripts_run += int(value["calls"]) - int(value.get("failed_calls", 0)) - int(value.get("rejected_calls", 0))
+    # commandstats also counts what a Lua script runs inside Redis, which never
+    # crosses the network.  The only script here is the checked write, and with
+    # one browser sending requests in sequence it never meets a conflict: every
+    # run did exactly one GET and one SET.  Taking them off leaves what the
+    # client sent (as MONITOR, which the tests use, sees it).  A conflict would
+    # leave a negative or fractional SET, and the commands target would show it.
+    for name in ("get", "set"):
+        if scripts_run:
+            counts[name] = counts.get(name, 0) - scripts_run
     return counts
 
 
@@ -225,12 +242,15 @@ def table(report: Report, title: str, results: List[Result]) -> None:
     others = ("floor", "floor+codec", "v181", "none", "signed")
     report.say(title)
     report.say(f"{'scenario':24s} {'ours us':>8s} {'req/s':>6s} {'floor':>6s} {'fl+cod':>6s} {'1.8.1':>6s} "
-               f"{'none':>6s} {'signed':>6s} {'hiredis':>7s} {'msgspec':>7s}  ours: commands/request | 1.8.1")
+               f"{'none':>6s} {'signed':>6s} {'hiredis':>7s} {'msgspec':>7s} {'checked':>7s}  "
+               f"ours: commands/request | 1.8.1")
     for res in results:
         ours = res.us("ours")
         cells = [f"{res.ratio('ours', other):6.2f}" if other in res.per_impl else f"{'':6s}" for other in others]
         gain = " ".join(f"{res.ratio(extra, 'ours'):7.2f}" if extra in res.per_impl else f"{'':7s}"
                         for extra in ("ours+hiredis", "ours+msgspec"))
+        checked = res.ratio("ours", "ours+overwrite") if "ours+overwrite" in res.per_impl else None
+        gain += f" {checked:7.2f}" if checked is not None else f" {'':7s}"
         v181_cmds = format_commands(res.commands["v181"]) if "v181" in res.commands else ""
         if "v181" in res.failed:
             v181_cmds = "fails: " + res.failed["v181"].split(": ", 2)[-1]
@@ -248,7 +268,11 @@ Columns: ours' time per request and throughput; then ours' throughput divided by
   none     no session factory at all;  signed  Pyramid's SignedCookieSessionFactory
   hiredis  ours with hiredis installed, divided by ours without it (a speed-up above 1)
   msgspec  ours with the msgspec extra installed (faster decoding), divided by ours without it
-"ours" is a default install: neither hiredis nor msgspec.
+  checked  ours divided by ours with on_conflict="overwrite": the cost of the checked write
+           (one EVALSHA that SETs only if Redis still holds what the request loaded, against
+           a plain SET; 1.00 = no cost, below 1 = it costs), on the rows that write
+"ours" is a default install: neither hiredis nor msgspec; on_conflict is its default, merge.
+Commands are counted from INFO commandstats less the GET and SET each EVALSHA runs inside Redis.
 Each ratio is the median over rounds of the ratio measured within one round.
 """
 
@@ -258,10 +282,20 @@ def check_targets(report: Report, results: Dict[Row, Result], serial: Dict[str, 
     for row, res in results.items():
         if row.policy in ("orjson", "msgspec"):
             continue
-        want = expected_commands(row.scenario, row.policy)
+        want = expected_commands(row.scenario, row.policy, "ours")
         got = res.commands["ours"]
         report.target(f"commands {row.label}", exact(got, want),
                       f"{format_commands(got)} (table: {format_commands(dict(want))})")
+        if "ours+overwrite" in res.commands:
+            want = expected_commands(row.scenario, row.policy, "ours+overwrite")
+            got = res.commands["ours+overwrite"]
+            report.target(f"commands {row.label}, on_conflict=overwrite", exact(got, want),
+                          f"{format_commands(got)} (table: {format_commands(dict(want))})")
+    for row, res in results.items():
+        if "ours+overwrite" in res.per_impl:
+            ratio = res.ratio("ours", "ours+overwrite")
+            report.target(f"checked write costs nothing measurable, ours >= 0.95x ours+overwrite: {row.label}",
+                          ratio >= 0.95, res.spread("ours", "ours+overwrite"))
     for row, res in results.items():
         ratio = res.ratio("ours", "floor")
         report.target(f">= 0.9x floor: {row.label}", ratio >= 0.9, res.spread("ours", "floor"))
@@ -396,6 +430,50 @@ def find_v181(explicit: Optional[str]) -> Optional[str]:
     return None
 
 
+def write_rows() -> List[Row]:
+    """Every row that writes an existing session, once each, in report order."""
+    rows = dict.fromkeys(main_rows() + serializer_rows() + size_rows())
+    return [row for row in rows if row.scenario in ("write", "nested")]
+
+
+def checked_only(rounds: int, seconds: float, out: Path, strict: bool) -> int:
+    """Only ours against ours+overwrite, on the write rows: with two workers a
+    round is two adjacent batches, so the ratio sees less of the machine's drift
+    than in the full run, where up to eight batches separate them."""
+    report = Report()
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        plain = {"BENCH_NO_HIREDIS": "1", **_pin(server)}
+        workers = {impl: WorkerProcess(impl, sys.executable, plain) for impl in ("ours", "ours+overwrite")}
+        client.script_load(CHECKED_WRITE)
+        try:
+            report.say(f"checked write against on_conflict=overwrite, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+                       f"{rounds} interleaved rounds of {seconds} s")
+            report.say(f"{'scenario':24s} {'ours us':>8s} {'overwrite us':>12s} {'diff us':>8s}  ours / ours+overwrite")
+            for row in write_rows():
+                res = measure(row, workers, client, server.url, rounds, seconds)
+                ours, plain_set = res.us("ours"), res.us("ours+overwrite")
+                report.say(f"{row.label:24s} {ours:8.1f} {plain_set:12.1f} {ours - plain_set:8.1f}  "
+                           f"{res.spread('ours', 'ours+overwrite')}")
+                report.target(f"ours >= 0.95x ours+overwrite: {row.label}", res.ratio("ours", "ours+overwrite") >= 0.95,
+                              res.spread("ours", "ours+overwrite"))
+                for impl, want in (("ours", expected_commands(row.scenario, row.policy, "ours")),
+                                   ("ours+overwrite", expected_commands(row.scenario, row.policy, "ours+overwrite"))):
+                    if not exact(res.commands[impl], want):
+                        report.target(f"commands {row.label}, {impl}", False, format_commands(res.commands[impl]))
+        finally:
+            for worker in workers.values():
+                worker.close()
+    held = sum(ok for _, ok, _ in report.targets)
+    report.say(f"Targets: {held} of {len(report.targets)} hold")
+    for name, ok, detail in report.targets:
+        report.say(f"  {'ok  ' if ok else 'MISS'} {name}: {detail}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "checked.txt").write_text("\n".join(report.lines) + "\n")
+    print(f"wrote {out / 'checked.txt'}")
+    return 1 if strict and held != len(report.targets) else 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (a minute or two), for a smoke test")
@@ -407,7 +485,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", default=str(OUT), help="where results and plots go (default docs/bench)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target does not hold")
     parser.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/results.json")
+    parser.add_argument("--checked-only", action="store_true",
+                        help="only ours against on_conflict=overwrite on the write rows (default 15 rounds), to OUT/checked.txt")
     args = parser.parse_args(argv)
+    if args.checked_only:
+        return checked_only(args.rounds or (2 if args.quick else 15), args.seconds or (0.05 if args.quick else 0.25),
+                            Path(args.out), args.strict)
     if args.replot:
         out = Path(args.out)
         results = load_results(out / "results.json")
@@ -439,6 +522,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             workers["ours+hiredis"] = WorkerProcess("ours+hiredis", sys.executable, pinned)
         if _has("msgspec"):
             workers["ours+msgspec"] = WorkerProcess("ours+msgspec", sys.executable, plain)
+        workers["ours+overwrite"] = WorkerProcess("ours+overwrite", sys.executable, plain)
+        # The checked-write script, cached as on any server that has run it once
+        # (FLUSHALL between rows keeps it): no batch pays or counts the first
+        # EVALSHA's NOSCRIPT and the EVAL that follows it.
+        client.script_load(CHECKED_WRITE)
         try:
             ours_info = workers["ours"].info
             report.say(f"pyramid_session_redis benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")

@@ -22,7 +22,7 @@ if os.environ.get("BENCH_NO_HIREDIS"):
 
 import wsgiapps  # noqa: E402  (sibling module: this script's directory is sys.path[0])
 
-if sys.argv[1:2] in (["ours"], ["ours+hiredis"]):
+if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"]):
     # As a default install runs: without the msgspec extra's decoder (the
     # "ours+msgspec" worker measures it; msgspec stays importable for the
     # rows that pass it explicitly as serialize/deserialize).
@@ -50,7 +50,7 @@ class Worker:
         from redis.utils import HIREDIS_AVAILABLE
 
         info["hiredis"] = bool(HIREDIS_AVAILABLE)
-        if self.impl in ("ours", "v181", "ours+hiredis", "ours+msgspec"):
+        if self.impl in wsgiapps.SESSION_IMPLS:
             import pyramid_session_redis
 
             info["package"] = getattr(pyramid_session_redis, "__version__", None) or _dist_version()

@@ -2,8 +2,10 @@
 
 The throughput figures are not checked here (timed tests lie); what is checked
 is that each benchmark app sends the Redis commands the round-trip table
-promises, that the floor sends exactly those too, that the worker protocol
-works end to end, and that wrk's output is parsed right.
+promises (ours: the checked EVALSHA for a write; ours+overwrite and the floor:
+a plain SET), that the benchmark's own count from ``INFO commandstats`` agrees
+with MONITOR's, that the worker protocol works end to end, and that wrk's
+output is parsed right.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import pytest
 
 from bench import wsgiapps
 from bench.overhttp import parse_wrk
-from bench.run import Row, main_rows
+from bench.run import Row, command_counts, impls_for, main_rows, serializer_rows, size_rows, write_rows
+from pyramid_session_redis.store import CHECKED_WRITE
 
 ROWS = [row for row in main_rows() if row.size == 0]
+WRITE_ROWS = [row for row in ROWS if row.scenario in ("write", "nested")]
 
 
 def _one_request(impl, row, url, commands):
@@ -36,13 +40,39 @@ def _one_request(impl, row, url, commands):
 @pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
 def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redis_client, commands):
     counts, _ = _one_request("ours", row, redis_server.url, commands)
-    assert counts == wsgiapps.expected_commands(row.scenario, row.policy)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours")
+    if row.scenario in ("write", "nested"):
+        load = "get" if row.policy in ("trigger", "lru") else "getex"
+        assert counts == {load: 1, "evalsha": 1}
+
+
+@pytest.mark.parametrize("row", WRITE_ROWS, ids=[row.label for row in WRITE_ROWS])
+def test_ours_overwrite_writes_with_a_plain_set(row, redis_server, redis_client, commands):
+    counts, _ = _one_request("ours+overwrite", row, redis_server.url, commands)
+    load = "get" if row.policy in ("trigger", "lru") else "getex"
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+overwrite") == {load: 1, "set": 1}
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
-def test_floor_sends_exactly_the_same_commands(row, redis_server, redis_client, commands):
+def test_floor_sends_exactly_the_commands_of_the_table(row, redis_server, redis_client, commands):
     counts, _ = _one_request("floor", row, redis_server.url, commands)
     assert counts == wsgiapps.expected_commands(row.scenario, row.policy)
+    assert "evalsha" not in counts  # the floor is the minimum: a write is a plain SET
+
+
+@pytest.mark.parametrize("impl", ["ours", "ours+overwrite", "floor"])
+def test_commandstats_count_agrees_with_monitor_on_a_write(impl, redis_server, redis_client):
+    # The benchmark counts with INFO commandstats (MONITOR would slow Redis
+    # down); it must take off the GET and SET the script runs inside Redis.
+    redis_client.script_load(CHECKED_WRITE)
+    browser = wsgiapps.Browser(wsgiapps.make_app(impl, redis_server.url, "write", "default", 0))
+    browser.get("/setup")
+    browser.get("/write")
+    redis_client.config_resetstat()
+    for _ in range(3):
+        browser.get("/write")
+    counts = {name: n for name, n in command_counts(redis_client).items() if n}
+    assert counts == {name: 3 * n for name, n in wsgiapps.expected_commands("write", "default", impl).items()}
 
 
 def test_read_view_really_reads_the_session(redis_server, redis_client, commands):
@@ -58,6 +88,25 @@ def test_write_view_really_counts(redis_server, redis_client):
     session_keys = redis_client.keys("*")
     assert len(session_keys) == 1
     assert json.loads(redis_client.get(session_keys[0]))["m"]["n"] == 4
+
+
+def test_commandstats_count_takes_off_nothing_for_an_evalsha_that_found_no_script(redis_server, redis_client):
+    browser = wsgiapps.Browser(wsgiapps.make_app("ours", redis_server.url, "write", "default", 0))
+    browser.get("/setup")
+    redis_client.script_flush()
+    redis_client.config_resetstat()
+    browser.get("/write")  # EVALSHA fails with NOSCRIPT, then EVAL runs the script once
+    counts = {name: n for name, n in command_counts(redis_client).items() if n}
+    assert counts == {"getex": 1, "evalsha": 1, "eval": 1}
+
+
+def test_every_row_that_writes_measures_ours_against_overwrite():
+    everything = ["ours", "floor", "v181", "floor+codec", "ours+hiredis", "ours+msgspec", "none", "signed",
+                  "ours+overwrite"]
+    writes = {row for row in main_rows() + serializer_rows() + size_rows() if row.scenario in ("write", "nested")}
+    assert set(write_rows()) == writes and len(write_rows()) == len(writes)
+    for row in set(main_rows() + serializer_rows() + size_rows()):
+        assert ("ours+overwrite" in impls_for(row, everything)) == (row in writes)
 
 
 def test_filler_is_about_the_size_asked_for():
