@@ -45,8 +45,9 @@ ROWS: List[Tuple[str, List[str], str, Dict[str, Any]]] = [
 def main() -> int:
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
-        # As a server that has run the checked write once has it cached: the
-        # first write would otherwise show EVALSHA's NOSCRIPT and an EVAL.
+        # As a server that has run the checked write once has it cached (only
+        # on_conflict = merge uses it; a default install writes a plain SET):
+        # a first checked write would otherwise show EVALSHA's NOSCRIPT and an EVAL.
         client.script_load(CHECKED_WRITE)
         counter = CommandCounter(client)
         for label, warmup, path, options in ROWS:

@@ -22,7 +22,7 @@ if os.environ.get("BENCH_NO_HIREDIS"):
 
 import wsgiapps  # noqa: E402  (sibling module: this script's directory is sys.path[0])
 
-if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"]):
+if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+merge"]):
     # As a default install runs: without the msgspec extra's decoder (the
     # "ours+msgspec" worker measures it; msgspec stays importable for the
     # rows that pass it explicitly as serialize/deserialize).

@@ -2,8 +2,8 @@
 
 The throughput figures are not checked here (timed tests lie); what is checked
 is that each benchmark app sends the Redis commands the round-trip table
-promises (ours: the checked EVALSHA for a write; ours+overwrite and the floor:
-a plain SET), that the benchmark's own count from ``INFO commandstats`` agrees
+promises (ours, a default install, and the floor: a plain SET for a write;
+ours+merge, on_conflict = merge: the checked EVALSHA), that the benchmark's own count from ``INFO commandstats`` agrees
 with MONITOR's, that the worker protocol works end to end, and that wrk's
 output is parsed right.
 """
@@ -43,14 +43,14 @@ def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redi
     assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours")
     if row.scenario in ("write", "nested"):
         load = "get" if row.policy in ("trigger", "lru") else "getex"
-        assert counts == {load: 1, "evalsha": 1}
+        assert counts == {load: 1, "set": 1}  # on_conflict defaults to overwrite: a plain SET
 
 
 @pytest.mark.parametrize("row", WRITE_ROWS, ids=[row.label for row in WRITE_ROWS])
-def test_ours_overwrite_writes_with_a_plain_set(row, redis_server, redis_client, commands):
-    counts, _ = _one_request("ours+overwrite", row, redis_server.url, commands)
+def test_ours_merge_writes_with_the_checked_evalsha(row, redis_server, redis_client, commands):
+    counts, _ = _one_request("ours+merge", row, redis_server.url, commands)
     load = "get" if row.policy in ("trigger", "lru") else "getex"
-    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+overwrite") == {load: 1, "set": 1}
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+merge") == {load: 1, "evalsha": 1}
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
@@ -60,7 +60,7 @@ def test_floor_sends_exactly_the_commands_of_the_table(row, redis_server, redis_
     assert "evalsha" not in counts  # the floor is the minimum: a write is a plain SET
 
 
-@pytest.mark.parametrize("impl", ["ours", "ours+overwrite", "floor"])
+@pytest.mark.parametrize("impl", ["ours", "ours+merge", "floor"])
 def test_commandstats_count_agrees_with_monitor_on_a_write(impl, redis_server, redis_client):
     # The benchmark counts with INFO commandstats (MONITOR would slow Redis
     # down); it must take off the GET and SET the script runs inside Redis.
@@ -91,7 +91,7 @@ def test_write_view_really_counts(redis_server, redis_client):
 
 
 def test_commandstats_count_takes_off_nothing_for_an_evalsha_that_found_no_script(redis_server, redis_client):
-    browser = wsgiapps.Browser(wsgiapps.make_app("ours", redis_server.url, "write", "default", 0))
+    browser = wsgiapps.Browser(wsgiapps.make_app("ours+merge", redis_server.url, "write", "default", 0))
     browser.get("/setup")
     redis_client.script_flush()
     redis_client.config_resetstat()
@@ -100,13 +100,13 @@ def test_commandstats_count_takes_off_nothing_for_an_evalsha_that_found_no_scrip
     assert counts == {"getex": 1, "evalsha": 1, "eval": 1}
 
 
-def test_every_row_that_writes_measures_ours_against_overwrite():
+def test_every_row_that_writes_measures_ours_against_merge():
     everything = ["ours", "floor", "v181", "floor+codec", "ours+hiredis", "ours+msgspec", "none", "signed",
-                  "ours+overwrite"]
+                  "ours+merge"]
     writes = {row for row in main_rows() + serializer_rows() + size_rows() if row.scenario in ("write", "nested")}
     assert set(write_rows()) == writes and len(write_rows()) == len(writes)
     for row in set(main_rows() + serializer_rows() + size_rows()):
-        assert ("ours+overwrite" in impls_for(row, everything)) == (row in writes)
+        assert ("ours+merge" in impls_for(row, everything)) == (row in writes)
 
 
 def test_filler_is_about_the_size_asked_for():
