@@ -278,15 +278,15 @@ class RedisSession:
             add_vary_cookie(response)
 
     def _on_finished(self, request: Any) -> None:
-        self._response = None  # break the reference cycle early
-        if self._degraded:
-            return
         try:
-            self._settle()
+            if not self._degraded:
+                self._settle()
         except SessionBackendError as exc:
             # Raised (default): the client gets an error, so nobody believes a
             # write stuck that did not.  Degraded: the response stands.
             self._backend_failed(exc, lost_write=True)
+        finally:
+            self._response = None  # break the reference cycle early
 
     def _backend_failed(self, exc: SessionBackendError, lost_write: bool = False) -> None:
         """Report a Redis failure; raise it unless on_backend_error = degrade."""

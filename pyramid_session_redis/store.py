@@ -51,9 +51,9 @@ def _backend(method: _F) -> _F:
     """Any redis-py failure of this store call becomes one documented exception."""
 
     @functools.wraps(method)
-    def call(self: "RedisStore", *args: Any) -> Any:
+    def call(self: "RedisStore", *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(self, *args)
+            return method(self, *args, **kwargs)
         except (RedisError, RedisClusterException) as exc:
             raise SessionBackendError(f"Redis failed during {method.__name__}: {exc!r}") from exc
 

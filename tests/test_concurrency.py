@@ -38,6 +38,7 @@ def build(redis_url: str, **options: Any):
     """(wsgi app, its factory, the conflict reports) with views that run a second request midway."""
     conflicts = Conflicts()
     options.setdefault("func_conflict_logger", conflicts)
+    options.setdefault("on_conflict", "merge")
     factory = RedisSessionFactory(secret=SECRET, redis_url=redis_url, **options)
     holder: Dict[str, Any] = {}
 
@@ -286,7 +287,7 @@ def expected_tags(prefix: str, threads: int = THREADS, requests: int = REQUESTS)
 
 def _child(url: str, cookie: str, conn) -> None:
     try:
-        factory = RedisSessionFactory(secret=SECRET, redis_url=url)
+        factory = RedisSessionFactory(secret=SECRET, redis_url=url, on_conflict="merge")
         app = make_wsgi(factory, crowd_views())
         conn.send(hammer(app, cookie, "p", threads=4, requests=REQUESTS))
     except BaseException as exc:  # report, never hang the parent
@@ -297,7 +298,8 @@ def _child(url: str, cookie: str, conn) -> None:
 
 def test_threads_and_a_second_process_lose_nothing(redis_server, redis_client):
     conflicts = Conflicts()
-    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url, func_conflict_logger=conflicts)
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url, func_conflict_logger=conflicts,
+                                  on_conflict="merge")
     app = make_wsgi(factory, crowd_views())
     cookie = start(app)
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
@@ -386,7 +388,7 @@ def test_merge_works_with_a_client_that_decodes_responses(redis_server, redis_cl
     client = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
     conflicts = Conflicts()
     factory = RedisSessionFactory(secret=SECRET, redis_client_callable=lambda request, **kw: client,
-                                  func_conflict_logger=conflicts)
+                                  func_conflict_logger=conflicts, on_conflict="merge")
     holder = {}
 
     def interleave(request):
