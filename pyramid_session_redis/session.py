@@ -699,19 +699,35 @@ class RedisSession:
 
     @_reads
     def do_persist(self) -> None:
-        """Write the session to Redis now, rather than at the end of the request."""
+        """Write the session to Redis now, rather than at the end of the request.
+
+        Raises ``SessionBackendError`` when Redis fails, in both
+        ``on_backend_error`` modes, and when the session could not be loaded in
+        this request (degraded): the view then knows its change is not stored,
+        and nothing more is attempted for this session in this request.
+        """
         factory = self._factory
+        if self._degraded:
+            raise SessionBackendError("the session could not be loaded in this request; nothing can be stored")
         self.ensure_id()
         expires, ttl = write_terms(self._view(), factory.rules, current_time())
         data = self._serialize(expires)
         kept_expires = expires if factory.rules.track_expiry else None
-        if not self._stored:
-            self._create(data, ttl)
-        elif factory.checked_writes and self._raw is not None:
-            self._write(data, ttl, kept_expires)
-            return
-        else:
-            factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+        try:
+            if not self._stored:
+                self._create(data, ttl)
+            elif factory.checked_writes and self._raw is not None:
+                self._write(data, ttl, kept_expires)
+                return
+            else:
+                factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+        except SessionBackendError as exc:
+            # The view is told; the end of the request must not store the
+            # change after all (Redis may be back by then) nor fail again.
+            self._degraded = True
+            if factory.backend_error_logger is not None:
+                factory.backend_error_logger(self.request, exc)
+            raise
         self._mark_stored(data, kept_expires)
 
     @_reads

@@ -186,3 +186,56 @@ def test_ini_on_backend_error():
 
     with pytest.raises(InvalidSetting, match="on_backend_error accepts 'raise' or 'degrade'"):
         RedisSessionFactory(secret=SECRET, on_backend_error="ignore")
+
+
+@pytest.mark.parametrize("mode", ["raise", "degrade"])
+def test_a_failed_do_persist_is_reported_once_and_not_retried_at_the_end(server, mode):
+    from pyramid.config import Configurator
+
+    from .app import VIEWS
+
+    reports = Reports()
+
+    def persist_while_down(request):
+        request.session["n"] = 99
+        server.kill()
+        try:
+            request.session.do_persist()
+        except SessionBackendError:
+            server.restart()  # Redis is back before the request ends: the failed change must not land
+            return Response("told: not saved")
+        return Response("saved")
+
+    config = Configurator()
+    config.set_session_factory(RedisSessionFactory(
+        secret=SECRET, redis_url=server.url, redis_socket_timeout=0.5, on_backend_error=mode,
+        func_backend_error_logger=reports))
+    for name, view in {**VIEWS, "persist": persist_while_down}.items():
+        config.add_route(name, "/" + name)
+        config.add_view(view, route_name=name)
+    app = TestApp(config.make_wsgi_app())
+    app.get("/write?key=n&value=1")
+    assert app.get("/persist").text == "told: not saved"
+    assert len(reports) == 1
+    assert redis.Redis.from_url(server.url).dbsize() == 0  # restarted empty, and nothing written after
+
+
+def test_do_persist_on_a_degraded_session_raises_instead_of_writing_an_orphan(server):
+    def degraded_then_persist(request):
+        server.kill()
+        request.session.get("k")  # the load fails: degraded
+        server.restart()
+        request.session["k"] = "v"
+        try:
+            request.session.do_persist()
+        except SessionBackendError as exc:
+            return Response(f"not saved: {exc}")
+        return Response("saved")
+
+    app, reports = app_for(server, {"dp": degraded_then_persist}, on_backend_error="degrade")
+    app.get("/write?key=k&value=first")
+    response = app.get("/dp")
+    assert response.text.startswith("not saved: the session could not be loaded")
+    assert "Set-Cookie" not in response.headers
+    assert redis.Redis.from_url(server.url).dbsize() == 0
+    assert len(reports) == 1  # the failed load
