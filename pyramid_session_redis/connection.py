@@ -162,7 +162,15 @@ def _sentinel_master(options: Dict[str, Any], kwargs: Dict[str, Any]) -> redis.R
 def _cluster(url: Optional[str], kwargs: Dict[str, Any]) -> Any:
     from redis.cluster import RedisCluster
 
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     kwargs.pop("db", None)  # always 0 on a cluster (checked with the options)
+    # One retry, after the client has refreshed its map of the cluster (enough
+    # to follow a failover).  redis-py's default of 10, each re-reading the map
+    # and sleeping on CLUSTERDOWN, made one request wait 55 s for a master that
+    # stopped answering, with 5 s timeouts (found by the load test).
+    kwargs["retry"] = Retry(NoBackoff(), 1)
     if url:
         return RedisCluster.from_url(url, **kwargs)
     kwargs.setdefault("host", "localhost")
