@@ -65,10 +65,15 @@ def make_app(settings: Dict[str, Any]) -> Any:
     """WSGI app; sessions come from the ``redis.sessions.*`` settings."""
     config = Configurator(settings=settings)
     config.include("pyramid_session_redis")
+    add_demo_views(config)
+    return config.make_wsgi_app()
+
+
+def add_demo_views(config: Configurator) -> None:
+    """The demo's pages (also served by the load test)."""
     config.add_route("home", "/")
     config.add_route("say", "/say", request_method="POST")
     config.add_route("logout", "/logout", request_method="POST")
     config.add_view(home, route_name="home")
     config.add_view(say, route_name="say")
     config.add_view(logout, route_name="logout")
-    return config.make_wsgi_app()

@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from pyramid.config import Configurator
 from pyramid.response import Response
 
-from demo.app import home, logout, say
+from demo.app import add_demo_views
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.exceptions import SessionBackendError
 
@@ -243,13 +243,7 @@ def make_app(session_options: Dict[str, Any], mode: str = "raise") -> Tuple[Any,
                                   func_backend_error_logger=count_backend_error, **session_options)
     config = Configurator(settings={"loadtest.persist_in_view": mode == "degrade"})
     config.set_session_factory(factory)
-    # The demo's own pages, unchanged.
-    config.add_route("home", "/")
-    config.add_route("say", "/say", request_method="POST")
-    config.add_route("logout", "/logout", request_method="POST")
-    config.add_view(home, route_name="home")
-    config.add_view(say, route_name="say")
-    config.add_view(logout, route_name="logout")
+    add_demo_views(config)  # the demo's own pages, unchanged
     # The checkable ones.
     config.add_route("new", "/new")
     config.add_route("read", "/read")

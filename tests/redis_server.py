@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 
 def find_redis_server() -> Optional[str]:
@@ -93,6 +93,21 @@ class TLSFiles:
         return context
 
 
+def wait_ready(process: Optional["subprocess.Popen[bytes]"], ping: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``ping`` until it answers True; False if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is None or process.poll() is not None:
+            return False
+        try:
+            if ping():
+                return True
+        except OSError:  # includes ssl.SSLError
+            pass
+        time.sleep(0.02)
+    return False
+
+
 class RedisServer:
     """``with RedisServer() as server: server.url``"""
 
@@ -152,17 +167,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start; see {self._dir.name}/redis.log")
 
     def _wait_ready(self, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                return False
-            try:
-                if self._ping():
-                    return True
-            except OSError:  # includes ssl.SSLError
-                pass
-            time.sleep(0.02)
-        return False
+        return wait_ready(self.process, self._ping, timeout)
 
     def _ping(self) -> bool:
         conn = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)

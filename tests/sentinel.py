@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import redis
 
-from .redis_server import RedisServer, find_redis_server, free_port
+from .redis_server import RedisServer, find_redis_server, free_port, wait_ready
 
 SERVICE = "mymaster"
 DOWN_AFTER_MS = 1000
@@ -98,19 +98,12 @@ class SentinelProcess:
         raise SentinelError(f"a sentinel did not start; see {self.log_path}")
 
     def _wait_ready(self, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith((b"+PONG", b"-NOAUTH")):
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.02)
-        return False
+        return wait_ready(self.process, self._ping, timeout)
+
+    def _ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # a password-protected sentinel is up too
 
     def client(self, **kwargs: Any) -> redis.Redis:
         kwargs.setdefault("password", self.password)
