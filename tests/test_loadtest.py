@@ -62,7 +62,10 @@ def test_single_node_killed_and_restarted_raise_mode():
     recovery = report["recovery"]
     assert recovery["recovered_to_first_success"] < 1.0, recovery
     assert recovery["kill_to_first_success"] < 0.8 + 2.0, recovery
-    assert recovery["last_error"] < report["timeline"]["recovered"] + 0.5, (recovery, report["timeline"])
+    # Errors stop soon after recovery, unless Redis reported being blocked (the
+    # late timeouts assert_served_around_the_fault allows).
+    assert recovery["last_error"] < report["timeline"]["recovered"] + 0.5 or report["redis_latency_events"], (
+        recovery, report["timeline"])
     # Refused connections fail at once: nothing waits for a timeout, let alone hangs.
     assert report["longest_request"]["seconds"] < 1.0, report["longest_request"]
     assert report["longest_gap_without_success"]["seconds"] < 0.8 + 1.5, report["longest_gap_without_success"]
