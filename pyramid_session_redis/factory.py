@@ -24,6 +24,7 @@ from .payload import json_serialize, migrating_deserialize, named_serializer
 from .policy import resolve_rules
 from .session import RedisSession
 from .store import RedisStore
+from .trace import TRACE_KEY, TracedFactory
 
 
 def default_id_generator() -> str:
@@ -67,13 +68,24 @@ class SessionFactory:
             self.store = None
             self._redis_options = callable_options(options)
 
+    #: Not traced (``TracedFactory``, which a traced session sees instead, has one).
+    trace = None
+
     def __call__(self, request: Any) -> RedisSession:
         session = RedisSession(request, self)
+        environ = getattr(request, "environ", None)  # (stand-in requests of unit tests may have none)
+        trace = environ.get(TRACE_KEY) if environ else None
         if self._client_callable is not None:
             # The 1.x contract: the callable is given the request and the redis options.
             callable_, opts = self._client_callable, self._redis_options
             session_store = RedisStore(prefix=self.options["prefix"], client_for=lambda: callable_(request, **opts))
-            session._factory = _PerRequest(self, session_store)
+            if trace is None:
+                session._factory = _PerRequest(self, session_store)
+        else:
+            session_store = self.store
+        if trace is not None:
+            trace.session = session
+            session._factory = TracedFactory(self, session_store, trace)
         return session
 
     @property

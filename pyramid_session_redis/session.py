@@ -314,7 +314,10 @@ class RedisSession:
                 self._doomed = None
             self._session_id, self._stored, self._dirty = self._regenerated_from, True, True
             self._regenerated_from = None
-        decision = storage_decision(self._view(), factory.rules, now)
+        view = self._view()
+        decision = storage_decision(view, factory.rules, now)
+        if factory.trace is not None:
+            factory.trace.settled(view, decision, self._data)
         action = decision.action
         if action is Action.CREATE or action is Action.SAVE or action is Action.SAVE_IF_CHANGED:
             # Serialized first: a session too large to store leaves Redis as it was.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Any, Callable, Optional, TypeVar, Union
+import time
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
@@ -114,3 +115,77 @@ class RedisStore:
     @_backend
     def delete(self, session_id: str) -> None:
         self.client.delete(self.prefix + session_id)
+
+    def recording(self, sent: "List[SentCommand]") -> "RedisStore":
+        """This store, with every command it sends appended to ``sent`` (for
+        ``pyramid_session_redis.trace``; costs nothing when not asked for)."""
+        store = self
+        return RedisStore(prefix=self.prefix, client_for=lambda: _RecordingClient(store.client, sent))
+
+
+class SentCommand(NamedTuple):
+    """One command a request sent to Redis, as shown by the demo and the toolbar panel."""
+
+    command: str  # e.g. "GETEX"
+    key: str
+    arguments: str  # what followed the key, with payloads shown as their size
+    reply: str  # the reply, summarized the same way (or the error)
+    seconds: float
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.command, self.key, self.arguments) if part)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str) and len(value) > 40:
+        return f"<{len(value)} characters>"
+    return str(value)
+
+
+def _describe(name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[str, str, str]:
+    """(COMMAND, key, arguments) for a redis-py call made by this module."""
+    if name in ("eval", "evalsha"):
+        script = "checked-write" if args[0] in (CHECKED_WRITE, CHECKED_WRITE_SHA) else _shown(args[0])
+        key = args[2] if len(args) > 2 else ""
+        rest = [script, *(_shown(a) for a in args[3:] if a not in ("", b""))]
+    else:
+        key = args[0] if args else ""
+        rest = [_shown(a) for a in args[1:]]
+    for option, value in kwargs.items():
+        if value is True:
+            rest.append(option.upper())
+        elif value is not None and value is not False:
+            rest += [option.upper(), _shown(value)]
+    return _COMMANDS.get(name, name.upper()), str(key), " ".join(rest)
+
+
+_COMMANDS = {"delete": "DEL"}  # redis-py methods not named after their command
+
+
+class _RecordingClient:
+    """A redis-py client stand-in that notes each call before passing it on."""
+
+    __slots__ = ("_client", "_sent")
+
+    def __init__(self, client: Any, sent: "List[SentCommand]"):
+        self._client = client
+        self._sent = sent
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        sent = self._sent
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            command, key, arguments = _describe(name, args, kwargs)
+            start = time.perf_counter()
+            try:
+                reply = method(*args, **kwargs)
+            except Exception as exc:
+                sent.append(SentCommand(command, key, arguments, f"error: {type(exc).__name__}: {exc}", time.perf_counter() - start))
+                raise
+            sent.append(SentCommand(command, key, arguments, _shown(reply), time.perf_counter() - start))
+            return reply
+
+        return call
