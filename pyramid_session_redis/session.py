@@ -17,7 +17,7 @@ import random
 import secrets
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
@@ -61,7 +61,10 @@ def current_time() -> int:
     return int(time.time())
 
 
-def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _reads(method: _F) -> _F:
     """A read of the session dict: load it first."""
 
     @functools.wraps(method)
@@ -70,7 +73,7 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
             self._load()
         return method(self, *args, **kwargs)
 
-    return read
+    return read  # type: ignore[return-value]
 
 
 @implementer(ISession)
@@ -323,7 +326,7 @@ class RedisSession:
             # Serialized first: a session too large to store leaves Redis as it was.
             data = self._serialize(decision.expires)
         if decision.delete_old:
-            store.delete(self._doomed)  # type: ignore[arg-type]
+            store.delete(self._doomed)
             self._doomed = None
         if action is Action.NOTHING:
             return
@@ -331,15 +334,15 @@ class RedisSession:
             if factory.checked_writes:
                 self._write(None, None, None)
             else:
-                store.delete(self._session_id)  # type: ignore[arg-type]
+                store.delete(self._session_id)
             return
         if action is Action.REFRESH:
-            store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
+            store.refresh(self._session_id, decision.ttl)
             return
         if action is Action.SAVE_IF_CHANGED:
             if data == self._raw:
                 if decision.otherwise is Action.REFRESH:
-                    store.refresh(self._session_id, decision.ttl)  # type: ignore[arg-type]
+                    store.refresh(self._session_id, decision.ttl)
                 return
         if action is Action.CREATE:
             self._create(data, decision.ttl)
@@ -347,7 +350,7 @@ class RedisSession:
             self._write(data, decision.ttl, decision.expires)
             return
         else:
-            store.save(self._session_id, data, decision.ttl)  # type: ignore[arg-type]
+            store.save(self._session_id, data, decision.ttl)
         self._mark_stored(data, decision.expires)
 
     def _write(self, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
@@ -355,7 +358,7 @@ class RedisSession:
         loaded; otherwise merge this request's changes into what is there now, and
         try again (``on_conflict``).  One command when nobody else wrote."""
         if self._raw is None:
-            self._factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+            self._factory.store.save(self._session_id, data, ttl)
             self._written(WRITTEN, data, expires, ())
             return
         reply = self._factory.store.checked_save(self._session_id, self._raw, data, ttl)
@@ -440,7 +443,7 @@ class RedisSession:
         """SET NX under a fresh id; on the (astronomically rare) clash, draw another."""
         store = self._factory.store
         for _ in range(_CREATE_ATTEMPTS):
-            if store.create(self._session_id, data, ttl):  # type: ignore[arg-type]
+            if store.create(self._session_id, data, ttl):
                 return
             self._session_id = self._factory.new_id()
             if self._response is not None:
@@ -585,7 +588,7 @@ class RedisSession:
 
     @_reads
     def __delitem__(self, key: str) -> None:
-        del self._data[key]  # type: ignore[arg-type]
+        del self._data[key]  # type: ignore[union-attr]
         self._dirty = True
 
     @_reads
@@ -723,7 +726,7 @@ class RedisSession:
                 self._write(data, ttl, kept_expires)
                 return
             else:
-                factory.store.save(self._session_id, data, ttl)  # type: ignore[arg-type]
+                factory.store.save(self._session_id, data, ttl)
         except SessionBackendError as exc:
             # The view is told; the end of the request must not store the
             # change after all (Redis may be back by then) nor fail again.
@@ -741,7 +744,7 @@ class RedisSession:
         rules = self._factory.rules
         ttl = force_redis_ttl or (self._timeout if rules.redis_ttl else None)
         if ttl:
-            self._factory.store.refresh(self._session_id, ttl)  # type: ignore[arg-type]
+            self._factory.store.refresh(self._session_id, ttl)
             self._ttl_mismatch = False
 
     @_reads

@@ -36,7 +36,7 @@ CHECKED_WRITE_SHA = hashlib.sha1(CHECKED_WRITE).hexdigest()
 
 # What checked_save() returns: WRITTEN, GONE, or the payload Redis holds now.
 WRITTEN, GONE = 1, 0
-CheckedResult = Union[int, bytes]
+CheckedResult = Union[int, bytes, str]  # (str from a client with decode_responses)
 
 
 def fingerprint(raw: Union[bytes, str]) -> str:
@@ -80,9 +80,12 @@ class RedisStore:
     @_backend
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
         """GET, or GETEX ... EX ttl so that the read also refreshes the TTL."""
+        raw: Optional[bytes]
         if ttl:
-            return self.client.getex(self.prefix + session_id, ex=ttl)
-        return self.client.get(self.prefix + session_id)
+            raw = self.client.getex(self.prefix + session_id, ex=ttl)
+        else:
+            raw = self.client.get(self.prefix + session_id)
+        return raw
 
     @_backend
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
