@@ -12,6 +12,8 @@ setup(
     license="BSD-2-Clause",
     packages=find_packages(include=["pyramid_session_redis", "pyramid_session_redis.*"]),
     include_package_data=True,
+    # PEP 561: the package's own annotations are used by type checkers.
+    package_data={"pyramid_session_redis": ["py.typed"]},
     python_requires=">=3.8",
     install_requires=["pyramid>=2.0", "webob>=1.8", "redis>=4.2"],
     extras_require={
@@ -23,6 +25,8 @@ setup(
         "demo": ["waitress"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
+        # scripts/lint.sh; pinned, so that a new release cannot break CI overnight.
+        "lint": ["mypy==2.4.1", "ruff==0.17.6"],
     },
     classifiers=[
         "Framework :: Pyramid",

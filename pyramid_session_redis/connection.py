@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TypeVar, Union
 from urllib.parse import parse_qs, urlsplit
 
 import redis
@@ -16,6 +16,9 @@ import redis
 from .exceptions import InvalidSetting
 from .memory import MemoryStore
 from .store import RedisStore
+
+if TYPE_CHECKING:
+    from redis.cluster import RedisCluster
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_connect_timeout
@@ -81,7 +84,7 @@ def location_url(options: Dict[str, Any]) -> Optional[str]:
     With no Redis location given at all, ``$REDIS_URL`` is used, then
     ``redis://localhost:6379/0``.
     """
-    url = options["redis_url"]
+    url: Optional[str] = options["redis_url"]
     if url or options["redis_sentinels"] is not None:
         return url
     if any(options[name] is not None for name in
@@ -125,7 +128,7 @@ def tls_options(options: Dict[str, Any], url: Optional[str]) -> Dict[str, Any]:
     return out
 
 
-def build_client(options: Dict[str, Any]) -> Any:
+def build_client(options: Dict[str, Any]) -> Union[redis.Redis, RedisCluster]:
     """The shared client: plain Redis, Sentinel's current master, or a Cluster."""
     url = location_url(options)
     kwargs = redis_options(options)
@@ -156,13 +159,13 @@ def _sentinel_master(options: Dict[str, Any], kwargs: Dict[str, Any]) -> redis.R
     if options["redis_sentinel_password"] is not None:
         sentinel_kwargs["password"] = options["redis_sentinel_password"]
     sentinel = Sentinel(list(options["redis_sentinels"]), sentinel_kwargs=sentinel_kwargs)
-    return sentinel.master_for(options["redis_sentinel_master"], **kwargs)
+    master: redis.Redis = sentinel.master_for(options["redis_sentinel_master"], **kwargs)
+    return master
 
 
-def _cluster(url: Optional[str], kwargs: Dict[str, Any]) -> Any:
-    from redis.cluster import RedisCluster
-
+def _cluster(url: Optional[str], kwargs: Dict[str, Any]) -> RedisCluster:
     from redis.backoff import NoBackoff
+    from redis.cluster import RedisCluster
     from redis.retry import Retry
 
     kwargs.pop("db", None)  # always 0 on a cluster (checked with the options)
@@ -178,7 +181,7 @@ def _cluster(url: Optional[str], kwargs: Dict[str, Any]) -> Any:
     return RedisCluster(**kwargs)
 
 
-def build_store(options: Dict[str, Any]) -> Any:
+def build_store(options: Dict[str, Any]) -> Union[RedisStore, MemoryStore]:
     """The factory's store: Redis, or the in-process store of a memory:// URL."""
     url = location_url(options)
     if url and url.startswith("memory:"):
@@ -209,12 +212,15 @@ def _check_cluster_settings(options: Dict[str, Any], url: Optional[str]) -> None
         )
 
 
-def _once(build: Callable[[], Any]) -> Callable[[], Any]:
+_T = TypeVar("_T")
+
+
+def _once(build: Callable[[], _T]) -> Callable[[], _T]:
     """``build`` called at most once successfully, even by racing threads; a failure is retried next time."""
     lock = threading.Lock()
-    built: List[Any] = []
+    built: List[_T] = []
 
-    def get() -> Any:
+    def get() -> _T:
         with lock:
             if not built:
                 built.append(build())

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Tuple, Union
 
 from webob.cookies import make_cookie, parse_cookie
 
@@ -32,6 +32,14 @@ def _as_bytes(text: str) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:
         return text.encode("utf-8")
+
+
+class Signer(Protocol):
+    """What ``cookie_signer`` must provide (``SessionIdSigner`` is one)."""
+
+    def dumps(self, session_id: str) -> Union[bytes, str]: ...
+
+    def loads(self, signed: bytes) -> str: ...
 
 
 class SessionIdSigner:
@@ -60,7 +68,7 @@ class SessionIdSigner:
     def loads(self, signed: bytes) -> str:
         return self.verify(signed)[0]
 
-    def verify(self, signed: bytes) -> "tuple[str, bool]":
+    def verify(self, signed: bytes) -> Tuple[str, bool]:
         """``(session_id, signed_with_the_current_secret)``; ValueError when no secret signed it."""
         try:
             raw = binascii.a2b_base64((signed + b"=" * (-len(signed) % 4)).translate(_FROM_URLSAFE))
@@ -80,27 +88,35 @@ class SessionIdSigner:
         raise ValueError("cookie signature does not match")
 
 
-def _keyed(secret: str) -> Any:
+def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(SALT + _as_bytes(secret), digestmod=hashlib.sha512)
 
 
 def plausible_id(value: Any) -> bool:
     """A verified id is still checked before it becomes part of a Redis key."""
-    return isinstance(value, str) and 0 < len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 256
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 _URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _cookie_finder(name: str) -> Any:
+def _cookie_finder(name: str) -> Optional[Callable[[str], Optional[re.Match[str]]]]:
     """``search(header)`` for a base64url value of cookie ``name`` after "; " or
     at the start, or None when WebOb would not read ``name`` as a plain cookie name."""
-    if not name.isascii() or list(parse_cookie(f"{name}={_URLSAFE_SAMPLE}")) != [(name.encode(), _URLSAFE_SAMPLE.encode())]:
+    if not name.isascii():
+        return None
+    if list(parse_cookie(f"{name}={_URLSAFE_SAMPLE}")) != [(name.encode(), _URLSAFE_SAMPLE.encode())]:
         return None
     return re.compile(r"(?:\A|; )" + re.escape(name) + r"=([A-Za-z0-9_-]*)(?=;|\Z)").search
 
 
-def _set_cookie_template(name: str, kwargs: Dict[str, Any]) -> Optional["tuple[str, str]"]:
+def _set_cookie_template(name: str, kwargs: Dict[str, Any]) -> Optional[Tuple[str, str]]:
     """The Set-Cookie header WebOb writes, split around the value, when it does
     not depend on the time (no Max-Age or Expires, which carry a date)."""
     if kwargs["max_age"] is not None or "expires" in kwargs:
@@ -118,7 +134,7 @@ class CookieJar:
 
     __slots__ = ("name", "signer", "_verify", "_set_kwargs", "_delete_kwargs", "_finder", "_header")
 
-    def __init__(self, options: Dict[str, Any], signer: Any):
+    def __init__(self, options: Dict[str, Any], signer: Signer):
         self.name: str = options["cookie_name"]
         self.signer = signer
         self._verify = signer.verify if isinstance(signer, SessionIdSigner) else None
@@ -144,7 +160,8 @@ class CookieJar:
         is sure to give the same answer (WebOb parses every cookie in it)."""
         environ = getattr(request, "environ", None)
         if environ is None:  # not a WebOb request (a test double)
-            return request.cookies.get(self.name)  # type: ignore[no-any-return]
+            cookie: Optional[str] = request.cookies.get(self.name)
+            return cookie
         header = environ.get("HTTP_COOKIE")
         if not header:
             return None
@@ -160,9 +177,10 @@ class CookieJar:
                 if found is not None:
                     return found.group(1)
         try:
-            return request.cookies.get(self.name)  # type: ignore[no-any-return]
+            cookie = request.cookies.get(self.name)
         except UnicodeDecodeError:
             return self._value_despite_undecodable(header)
+        return cookie
 
     def _value_despite_undecodable(self, header: str) -> Optional[str]:
         """Our cookie from a header where some value is not UTF-8 once unescaped.
@@ -184,7 +202,7 @@ class CookieJar:
         except UnicodeDecodeError:
             return ""
 
-    def read(self, request: Any) -> "tuple[Optional[str], int]":
+    def read(self, request: Any) -> Tuple[Optional[str], int]:
         """Return ``(session_id, sent)``: the verified id or None, and whether a
         cookie was sent: ``NO_COOKIE`` (falsy), ``SENT``, or ``SENT_OLD_SECRET``
         when an older secret signed it and it should be signed again."""
@@ -239,7 +257,7 @@ def add_vary_cookie(response: Any) -> None:
         return
     vary = response.vary or ()
     if not any(name.lower() == "cookie" for name in vary):
-        response.vary = tuple(vary) + ("Cookie",)
+        response.vary = (*vary, "Cookie")
 
 
 def check_response_allow_cookies(response: Any) -> bool:

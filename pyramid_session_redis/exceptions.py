@@ -7,6 +7,8 @@ starts a new session.  The other errors here are raised to the application.
 
 from __future__ import annotations
 
+from typing import Tuple
+
 from pyramid.exceptions import ConfigurationError
 
 __all__ = [
@@ -95,7 +97,7 @@ class SessionConflict(Exception):
     session kept changing under every attempt to merge.
     """
 
-    def __init__(self, message: str, keys: "tuple[str, ...]" = (), gone: bool = False):
+    def __init__(self, message: str, keys: Tuple[str, ...] = (), gone: bool = False):
         super().__init__(message)
         self.keys = keys
         self.gone = gone
@@ -111,7 +113,7 @@ class SessionBackendError(Exception):
     """
 
 
-class InvalidSetting(ConfigurationError, ValueError):
+class InvalidSetting(ConfigurationError, ValueError):  # type: ignore[misc]  # pyramid is untyped: its class is Any
     """A session option has a wrong name, type, value or combination.
 
     A ``pyramid.exceptions.ConfigurationError`` (what Pyramid apps expect at

@@ -10,21 +10,22 @@ from __future__ import annotations
 import logging
 import pickle
 import secrets
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from pyramid.interfaces import ISessionFactory
 from zope.interface import implementer
 
-log = logging.getLogger("pyramid_session_redis")
-
 from . import options as option_table
 from .connection import build_store, callable_options
 from .cookies import CookieJar, SessionIdSigner
+from .memory import MemoryStore
 from .payload import json_serialize, migrating_deserialize, named_serializer
 from .policy import resolve_rules
 from .session import RedisSession
 from .store import RedisStore
 from .trace import TRACE_KEY, TracedFactory
+
+log = logging.getLogger("pyramid_session_redis")
 
 
 def default_id_generator() -> str:
@@ -62,7 +63,7 @@ class SessionFactory:
         self.log_undecodable = options["deserialized_fails_new"] is None
         self._client_callable = options["redis_client_callable"]
         if self._client_callable is None:
-            self.store: Any = build_store(options)
+            self.store: Optional[Union[RedisStore, MemoryStore]] = build_store(options)
             self._redis_options: Dict[str, Any] = {}
         else:
             self.store = None
@@ -75,6 +76,7 @@ class SessionFactory:
         session = RedisSession(request, self)
         environ = getattr(request, "environ", None)  # (stand-in requests of unit tests may have none)
         trace = environ.get(TRACE_KEY) if environ else None
+        session_store: Optional[Union[RedisStore, MemoryStore]]
         if self._client_callable is not None:
             # The 1.x contract: the callable is given the request and the redis options.
             callable_, opts = self._client_callable, self._redis_options
@@ -107,7 +109,7 @@ class _PerRequest:
         return getattr(self._factory, name)
 
 
-def _serializers(options: Dict[str, Any]) -> "tuple[Callable[[Any], Any], Callable[[bytes], Any]]":
+def _serializers(options: Dict[str, Any]) -> Tuple[Callable[[Any], Any], Callable[[bytes], Any]]:
     if options["serialize"] is not None:
         pair = (options["serialize"], options["deserialize"])
         unpickles = options["deserialize"] is pickle.loads

@@ -31,7 +31,12 @@ def same(a: Any, b: Any) -> bool:
 
 
 def _extends(longer: Any, prefix: Any) -> bool:
-    return type(longer) is list and type(prefix) is list and len(longer) >= len(prefix) and same(longer[: len(prefix)], prefix)
+    return (
+        type(longer) is list
+        and type(prefix) is list
+        and len(longer) >= len(prefix)
+        and same(longer[: len(prefix)], prefix)
+    )
 
 
 def merge(

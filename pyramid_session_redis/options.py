@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NoReturn, Optional, Tuple, Union
 
 from pyramid.path import DottedNameResolver
 
@@ -118,7 +118,7 @@ def _ini_opt_str(text: str) -> Optional[str]:
     return None if _none_word(text) else text
 
 
-def _check_callable(value: Any) -> Optional[Callable[..., Any]]:
+def _check_callable(value: object) -> Optional[Callable[..., object]]:
     if value is None or callable(value):
         return value
     raise ValueError
@@ -157,13 +157,13 @@ def _ini_samesite(text: str) -> Optional[str]:
     return None if not text.strip() else _check_samesite(text.strip())
 
 
-def _check_expires(value: Any) -> Any:
+def _check_expires(value: object) -> Union[datetime.datetime, datetime.timedelta, None]:
     if value is None or isinstance(value, (datetime.datetime, datetime.timedelta)):
         return value
     raise ValueError
 
 
-def _python_only(text: str) -> Any:
+def _python_only(text: str) -> NoReturn:
     raise ValueError("it can only be given in Python, not in an ini file")
 
 
@@ -186,10 +186,10 @@ def _check_hosts(value: Any) -> Optional[Tuple[Tuple[str, int], ...]]:
 
 def _one_host(item: Any) -> Tuple[str, int]:
     if isinstance(item, str):
-        host, sep, port = item.strip().rpartition(":")
+        host, sep, port_text = item.strip().rpartition(":")
         if not sep:
             raise ValueError(f"{item!r} has no port")
-        item = (host.strip("[]"), port)  # [::1]:26379 is an IPv6 address
+        item = (host.strip("[]"), port_text)  # [::1]:26379 is an IPv6 address
     if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str) and item[0]:
         try:
             port = int(item[1])
@@ -223,7 +223,7 @@ def _ini_secrets(text: str) -> Optional[Tuple[str, ...]]:
     return tuple(words) if words and not _none_word(text) else None
 
 
-def _choice(*words: str, optional: bool = False) -> "Kind":
+def _choice(*words: str, optional: bool = False) -> Kind:
     def check(value: Any) -> Optional[str]:
         if optional and value is None:
             return None
@@ -372,7 +372,9 @@ POSITIONAL_1X = (
 def positional(args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[str, Any]:
     """Merge positional arguments, in 1.8's order, into the keyword options."""
     if len(args) > len(POSITIONAL_1X):
-        raise TypeError(f"RedisSessionFactory takes at most {len(POSITIONAL_1X)} positional arguments ({len(args)} given)")
+        raise TypeError(
+            f"RedisSessionFactory takes at most {len(POSITIONAL_1X)} positional arguments ({len(args)} given)"
+        )
     merged = dict(kwargs)
     for name, value in zip(POSITIONAL_1X, args):
         if name in merged:
@@ -458,9 +460,13 @@ def settings_key(name: str) -> str:
 def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) -> None:
     s = shown_as
     if (values["secret"] is None) == (values["cookie_signer"] is None):
-        raise InvalidSetting(f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)")
+        raise InvalidSetting(
+            f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)"
+        )
     if values["secret_fallbacks"] is not None and values["secret"] is None:
-        raise InvalidSetting(f"{s('secret_fallbacks')} needs {s('secret')}: a {s('cookie_signer')} does its own verifying")
+        raise InvalidSetting(
+            f"{s('secret_fallbacks')} needs {s('secret')}: a {s('cookie_signer')} does its own verifying"
+        )
     if values["secret"] is not None and not values["secret"].strip():
         raise InvalidSetting(f"{s('secret')} is empty: use a long random string")
     if values["set_redis_ttl_readheavy"]:
@@ -502,7 +508,7 @@ def _check_serializer(values: Dict[str, Any], s: Callable[[str], str]) -> None:
         raise InvalidSetting(f"{s('pickle_migration')} moves sessions to JSON: it needs {s('serializer')} = json")
     if name == "msgpack":
         try:
-            import msgpack  # type: ignore[import-not-found, import-untyped]  # noqa: F401
+            import msgpack  # noqa: F401
         except ImportError:
             raise InvalidSetting(
                 f"{s('serializer')} = 'msgpack' needs the msgpack package: pip install msgpack"
@@ -520,14 +526,18 @@ def _check_topology(values: Dict[str, Any], s: Callable[[str], str]) -> None:
     if values["redis_sentinels"] is not None:
         for name in ("redis_url", "redis_host", "redis_port", "redis_unix_socket_path"):
             if values[name] is not None:
-                raise InvalidSetting(f"{s(name)} cannot be used with {s('redis_sentinels')}: the sentinels say where the master is")
+                raise InvalidSetting(
+                    f"{s(name)} cannot be used with {s('redis_sentinels')}: the sentinels say where the master is"
+                )
         if values["redis_cluster"]:
             raise InvalidSetting(f"give {s('redis_sentinels')} or {s('redis_cluster')}, not both")
         if given:
             raise InvalidSetting(f"{s(given[0])} cannot be used with {s('redis_sentinels')}")
     if values["redis_cluster"]:
         if values["redis_db"]:
-            raise InvalidSetting(f"{s('redis_db')} must be 0 with {s('redis_cluster')}: a Redis Cluster has only database 0")
+            raise InvalidSetting(
+                f"{s('redis_db')} must be 0 with {s('redis_cluster')}: a Redis Cluster has only database 0"
+            )
         if values["redis_unix_socket_path"] is not None or url.startswith("unix:"):
             raise InvalidSetting(f"{s('redis_cluster')} needs a TCP address (redis:// or rediss://), not a unix socket")
         if given:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
 from .exceptions import InvalidSession_PayloadLegacy
 
@@ -28,18 +28,24 @@ Deserialize = Callable[[bytes], Any]
 
 _json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _json_decode = json.loads
-_json_scan = json.JSONDecoder().scan_once  # what json.loads runs, without its checks of the input
+# What json.loads runs, without its checks of the input.  JSONDecoder sets it
+# in __init__; typeshed does not declare it.
+_json_scan: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
-try:  # the optional extra pyramid_session_redis[msgspec]: a decoder 2-4x faster
-    import msgspec as _msgspec
-except ImportError:  # pragma: no cover - depends on what is installed
-    _msgspec = None
+# The optional extra pyramid_session_redis[msgspec]: a decoder 2-4x faster.
 # Only for decoding: on standard JSON it returns what json.loads returns (ints of
 # any size included), and it refuses what json.loads alone accepts (NaN,
 # Infinity, lone surrogates, non-UTF-8), which then goes to json.loads.  Encoding
 # stays with the json module, whose output and errors are the documented ones.
-_fast_decode: Optional[Callable[[bytes], Any]] = _msgspec.json.Decoder().decode if _msgspec else None
-_FAST_ERRORS: tuple = (_msgspec.MsgspecError,) if _msgspec else ()
+_fast_decode: Optional[Callable[[bytes], Any]] = None
+_FAST_ERRORS: Tuple[Type[Exception], ...] = ()
+try:
+    import msgspec as _msgspec
+except ImportError:  # pragma: no cover - depends on what is installed
+    pass
+else:
+    _fast_decode = _msgspec.json.Decoder().decode
+    _FAST_ERRORS = (_msgspec.MsgspecError,)
 
 
 def json_serialize(payload: Dict[str, Any]) -> bytes:
@@ -80,14 +86,14 @@ def is_pickle(raw: bytes) -> bool:
     return raw[:1] == b"\x80"
 
 
-def _pickle_pair() -> "tuple[Serialize, Deserialize]":
+def _pickle_pair() -> Tuple[Serialize, Deserialize]:
     import pickle
 
     return pickle.dumps, pickle.loads
 
 
-def _msgpack_pair() -> "tuple[Serialize, Deserialize]":
-    import msgpack  # type: ignore[import-not-found, import-untyped]
+def _msgpack_pair() -> Tuple[Serialize, Deserialize]:
+    import msgpack
 
     packer = functools.partial(msgpack.packb, use_bin_type=True)
     unpacker = functools.partial(msgpack.unpackb, raw=False)
@@ -107,7 +113,7 @@ def migrating_deserialize(raw: bytes) -> Any:
     return json_deserialize(raw)
 
 
-def named_serializer(name: str) -> "tuple[Serialize, Deserialize]":
+def named_serializer(name: str) -> Tuple[Serialize, Deserialize]:
     """``(serialize, deserialize)`` for ``serializer = json | pickle | msgpack``."""
     if name == "pickle":
         return _pickle_pair()

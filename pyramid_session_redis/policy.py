@@ -11,7 +11,7 @@ Nothing here does I/O or reads a clock.  The session describes itself in a
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 
 class Cookie(enum.Enum):
@@ -133,7 +133,7 @@ def _ttl(rules: Rules, timeout: Optional[int], expires: Optional[int], now: int)
     return timeout
 
 
-def write_terms(view: SessionView, rules: Rules, now: int, slide: bool = True) -> "tuple[Optional[int], Optional[int]]":
+def write_terms(view: SessionView, rules: Rules, now: int, slide: bool = True) -> Tuple[Optional[int], Optional[int]]:
     """The ``(expires, ttl)`` a write of this session sends now.
 
     ``slide`` pushes a tracked expiry forward to ``now + timeout``; an expiry
