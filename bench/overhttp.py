@@ -43,9 +43,9 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url("/untouched"), timeout=1):
                     break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"{impl} server did not start")
+                    raise RuntimeError(f"{impl} server did not start") from exc
                 time.sleep(0.05)
         with urllib.request.urlopen(self.url("/setup"), timeout=5) as resp:
             self.cookie = resp.headers["Set-Cookie"].split(";", 1)[0]

@@ -27,7 +27,6 @@ import redis
 from pyramid_session_redis.store import CHECKED_WRITE
 from tests.redis_server import RedisServer
 
-from . import wsgiapps
 from .wsgiapps import expected_commands
 
 HERE = Path(__file__).resolve().parent
@@ -602,7 +601,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     raw = {
         "rows": [
             {"scenario": r.scenario, "policy": r.policy, "size": r.size,
-             "runs": {impl: runs for impl, runs in res.per_impl.items()}, "commands": res.commands}
+             "runs": dict(res.per_impl.items()), "commands": res.commands}
             for r, res in results.items()
         ],
         "http": http_results, "soak": soak, "serializations": serial,

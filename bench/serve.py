@@ -8,7 +8,6 @@ import logging
 import sys
 
 import waitress
-
 import wsgiapps
 
 if __name__ == "__main__":

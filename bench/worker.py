@@ -20,7 +20,7 @@ from typing import Any, Dict
 if os.environ.get("BENCH_NO_HIREDIS"):
     sys.modules["hiredis"] = None  # type: ignore[assignment]  # redis-py then uses its Python parser
 
-import wsgiapps  # noqa: E402  (sibling module: this script's directory is sys.path[0])
+import wsgiapps
 
 if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+merge"]):
     # As a default install runs: without the msgspec extra's decoder (the
@@ -90,6 +90,7 @@ class Worker:
     def count_serializations(self, msg: Dict[str, Any]) -> Dict[str, Any]:
         """How often the serializer runs for read-only and for writing requests."""
         from pyramid.config import Configurator
+
         from pyramid_session_redis import RedisSessionFactory
         from pyramid_session_redis.payload import json_deserialize, json_serialize
 

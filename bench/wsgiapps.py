@@ -118,8 +118,8 @@ def filler(size: int) -> Dict[str, Any]:
     used = 20
     i = 0
     while used < size:
-        item = {"sku": "SKU-%06d" % i, "name": "product number %d" % i, "qty": i % 7, "price": 1.25 * i}
-        data["item%05d" % i] = item
+        item = {"sku": f"SKU-{i:06d}", "name": f"product number {i}", "qty": i % 7, "price": 1.25 * i}
+        data[f"item{i:05d}"] = item
         used += 90
         i += 1
     return data

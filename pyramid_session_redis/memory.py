@@ -103,7 +103,7 @@ class MemoryStore:
         self.prefix = prefix
 
     @classmethod
-    def for_url(cls, url: str, prefix: str = "") -> "MemoryStore":
+    def for_url(cls, url: str, prefix: str = "") -> MemoryStore:
         return cls(memory_data(url), prefix)
 
     @property
@@ -139,7 +139,9 @@ class MemoryStore:
             data.values[self.prefix + session_id] = (_as_bytes(payload), data._deadline(ttl))
             data._wrote()
 
-    def checked_save(self, session_id: str, loaded: bytes, payload: Optional[bytes], ttl: Optional[int]) -> Union[int, bytes]:
+    def checked_save(
+        self, session_id: str, loaded: bytes, payload: Optional[bytes], ttl: Optional[int]
+    ) -> Union[int, bytes]:
         """``RedisStore.checked_save``: write or delete only if the key still holds ``loaded``."""
         key = self.prefix + session_id
         data = self.data

@@ -17,13 +17,14 @@ import random
 import secrets
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
 from . import merge
 from . import payload as payload_format
+from .cookies import SENT_OLD_SECRET, add_vary_cookie
 from .exceptions import (
     InvalidSession,
     InvalidSession_BadCookie,
@@ -37,9 +38,8 @@ from .exceptions import (
     SessionConflict,
     SessionPayloadTooLarge,
 )
-from .cookies import SENT_OLD_SECRET, add_vary_cookie
-from .store import GONE, WRITTEN
 from .policy import Action, Cookie, SessionView, cookie_action, storage_decision, write_terms
+from .store import GONE, WRITTEN
 
 log = logging.getLogger("pyramid_session_redis")
 
@@ -68,7 +68,7 @@ def _reads(method: _F) -> _F:
     """A read of the session dict: load it first."""
 
     @functools.wraps(method)
-    def read(self: "RedisSession", *args: Any, **kwargs: Any) -> Any:
+    def read(self: RedisSession, *args: Any, **kwargs: Any) -> Any:
         if self._data is None:
             self._load()
         return method(self, *args, **kwargs)
@@ -226,7 +226,8 @@ class RedisSession:
     def _can_store_as_json(self, loaded: payload_format.Payload) -> bool:
         """A pickled session migrates only if JSON can hold its values; else it is replaced."""
         try:
-            payload_format.json_serialize(payload_format.encode(loaded.data, loaded.created, loaded.timeout, loaded.expires))
+            encoded = payload_format.encode(loaded.data, loaded.created, loaded.timeout, loaded.expires)
+            payload_format.json_serialize(encoded)
         except (TypeError, ValueError) as exc:
             self._bad_cookie = True
             self._invalid(InvalidSession_PayloadLegacy(f"pickled session cannot be stored as JSON: {exc}"))
@@ -339,11 +340,10 @@ class RedisSession:
         if action is Action.REFRESH:
             store.refresh(self._session_id, decision.ttl)
             return
-        if action is Action.SAVE_IF_CHANGED:
-            if data == self._raw:
-                if decision.otherwise is Action.REFRESH:
-                    store.refresh(self._session_id, decision.ttl)
-                return
+        if action is Action.SAVE_IF_CHANGED and data == self._raw:
+            if decision.otherwise is Action.REFRESH:
+                store.refresh(self._session_id, decision.ttl)
+            return
         if action is Action.CREATE:
             self._create(data, decision.ttl)
         elif factory.checked_writes:
@@ -401,16 +401,20 @@ class RedisSession:
             reply = fresh
         raise SessionConflict(f"the session kept changing under {_WRITE_ATTEMPTS} attempts to merge into it")
 
-    def _written(self, result: int, data: Optional[bytes], expires: Optional[int], overwritten: "List[str] | tuple[()]") -> None:
+    def _written(
+        self, result: int, data: Optional[bytes], expires: Optional[int], overwritten: Sequence[str]
+    ) -> None:
         """After a checked write: WRITTEN, or GONE (invalidated, regenerated away or expired meanwhile)."""
         if result != WRITTEN:
             self._stored = False
             if data is not None:
-                self._conflict(SessionConflict("the session ended while this request ran; its changes were dropped", gone=True))
+                ended = "the session ended while this request ran; its changes were dropped"
+                self._conflict(SessionConflict(ended, gone=True))
             return
         if overwritten:
             keys = tuple(sorted(set(overwritten)))
-            self._conflict(SessionConflict(f"kept this request's value of {list(keys)}, which another request also changed", keys=keys))
+            kept = f"kept this request's value of {list(keys)}, which another request also changed"
+            self._conflict(SessionConflict(kept, keys=keys))
         self._increments = None  # added in; a later do_persist() counts from here
         if data is None:
             self._stored = False

@@ -25,7 +25,7 @@ import copy
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .policy import Action, Decision, SessionView
+from .policy import Decision, SessionView
 from .store import RedisStore, SentCommand
 
 #: The key in ``request.environ`` under which a request's trace lives.
@@ -42,7 +42,7 @@ class SessionTrace:
         #: Redis commands sent, in order (memory:// stores record what they stand for).
         self.commands: List[SentCommand] = []
         #: Store operations: (name, outcome), e.g. ("load", "found"), ("save", "written").
-        self.operations: List["tuple[str, str]"] = []
+        self.operations: List[tuple[str, str]] = []
         #: Reports made to the factory's hooks: invalid sessions, conflicts, Redis failures.
         self.reports: List[Exception] = []
         #: The session, once ``request.session`` was first used.
@@ -80,7 +80,8 @@ class SessionTrace:
 
     @property
     def deleted(self) -> bool:
-        return any(name == "delete" or (name == "checked_save" and outcome == "deleted") for name, outcome in self.operations)
+        return any(name == "delete" or (name == "checked_save" and outcome == "deleted")
+                   for name, outcome in self.operations)
 
     @property
     def changed(self) -> Optional[bool]:
@@ -112,7 +113,7 @@ class SessionTrace:
         except Exception:  # something that cannot be copied: show what it was
             self.data = {"(not copyable)": repr(data)}
 
-    def store_for(self, store: Any) -> "TracedStore":
+    def store_for(self, store: Any) -> TracedStore:
         return TracedStore(store, self)
 
     def reporter(self, hook: Optional[Callable[[Any, Exception], Any]]) -> Callable[[Any, Exception], Any]:

@@ -7,7 +7,6 @@ import re
 from typing import Any, Dict, Iterator, Optional
 
 import pytest
-
 from pyramid.config import Configurator
 from pyramid.response import Response
 from webtest import TestApp
@@ -111,7 +110,7 @@ VIEWS = {name: fn for name, fn in globals().items() if callable(fn) and getattr(
          and name not in ("make_app", "make_wsgi", "boom_view", "Boom", "_text", "TestApp", "Response", "Configurator", "RedisSessionFactory")}
 
 
-def make_wsgi(session_factory: Any = None, views: Dict[str, Any] = None) -> Any:
+def make_wsgi(session_factory: Any = None, views: Optional[Dict[str, Any]] = None) -> Any:
     config = Configurator()
     if session_factory is not None:
         config.set_session_factory(session_factory)
@@ -122,7 +121,7 @@ def make_wsgi(session_factory: Any = None, views: Dict[str, Any] = None) -> Any:
     return config.make_wsgi_app()
 
 
-def make_app(redis_url: str, views: Dict[str, Any] = None, **options: Any) -> TestApp:
+def make_app(redis_url: str, views: Optional[Dict[str, Any]] = None, **options: Any) -> TestApp:
     options.setdefault("secret", SECRET)
     factory = RedisSessionFactory(redis_url=redis_url, **options)
     app = TestApp(make_wsgi(factory, views))

@@ -65,7 +65,7 @@ class LocalCluster:
 
     # -- life cycle ---------------------------------------------------------------
 
-    def start(self) -> "LocalCluster":
+    def start(self) -> LocalCluster:
         try:
             for _ in range(self.masters):
                 node = RedisServer(
@@ -102,7 +102,7 @@ class LocalCluster:
         if errors:  # pragma: no cover
             raise errors[0]
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

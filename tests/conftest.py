@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional
@@ -101,10 +102,8 @@ class CommandCounter:
 
     def close(self) -> None:
         if self._monitor is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._monitor.connection.disconnect()
-            except Exception:
-                pass
             self._monitor = None
 
 

@@ -93,7 +93,7 @@ class TLSFiles:
         return context
 
 
-def wait_ready(process: Optional["subprocess.Popen[bytes]"], ping: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_ready(process: Optional[subprocess.Popen[bytes]], ping: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll ``ping`` until it answers True; False if the process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -141,7 +141,7 @@ class RedisServer:
         assert self._dir is not None and self.unix_socket
         return os.path.join(self._dir.name, "redis.sock")
 
-    def start(self, port: Optional[int] = None) -> "RedisServer":
+    def start(self, port: Optional[int] = None) -> RedisServer:
         """Start on a free port, or on ``port`` (a restart: clients reconnect to the same address)."""
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="psr-redis-")
@@ -157,7 +157,8 @@ class RedisServer:
                 "--dir", self._dir.name,
                 "--daemonize", "no",
                 "--logfile", os.path.join(self._dir.name, "redis.log"),
-            ] + self.extra_args
+                *self.extra_args,
+            ]
             if self.unix_socket:
                 args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore[arg-type]
@@ -183,7 +184,7 @@ class RedisServer:
         assert self._dir is not None
         return self._dir.name
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> RedisServer:
         """Start again on the same port and directory after ``kill()`` or ``stop(keep_dir=True)``."""
         return self.start(port=self.port)
 
@@ -207,7 +208,7 @@ class RedisServer:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -84,7 +84,7 @@ class SentinelProcess:
             lines.append(f"sentinel sentinel-pass {self.password}")
         return "\n".join(lines) + "\n"
 
-    def start(self) -> "SentinelProcess":
+    def start(self) -> SentinelProcess:
         self._dir = tempfile.TemporaryDirectory(prefix="psr-sentinel-")
         for _ in range(5):  # another process may take the port between probe and bind
             self.port = free_port()
@@ -195,7 +195,7 @@ class SentinelSetup:
         return redis.Redis("127.0.0.1", server.port, password=self.master_password,
                            socket_timeout=2, socket_connect_timeout=2)
 
-    def start(self) -> "SentinelSetup":
+    def start(self) -> SentinelSetup:
         started = time.monotonic()
         try:
             deadline = started + self.deadline
@@ -230,7 +230,7 @@ class SentinelSetup:
         for replica in self.replicas:
             client = self.node_client(replica)
 
-            def link_up() -> Tuple[bool, Any]:
+            def link_up(client: Any = client) -> Tuple[bool, Any]:  # (bound now: called in this iteration)
                 info = client.info("replication")
                 return info.get("master_link_status") == "up", info
 
@@ -240,7 +240,7 @@ class SentinelSetup:
         for sentinel in self.sentinel_processes:
             client = sentinel.client()
 
-            def knows_all() -> Tuple[bool, Any]:
+            def knows_all(client: Any = client) -> Tuple[bool, Any]:  # (bound now: called in this iteration)
                 state: Dict[str, Any] = client.sentinel_master(SERVICE)
                 seen = {k: state.get(k) for k in ("port", "flags", "num-other-sentinels", "num-slaves")}
                 ok = (state.get("port") == self.master.port and state.get("is_master")
@@ -279,7 +279,7 @@ class SentinelSetup:
     def stop(self) -> None:
         self._stack.close()
 
-    def __enter__(self) -> "SentinelSetup":
+    def __enter__(self) -> SentinelSetup:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -104,7 +104,7 @@ def test_json_serialize_is_compact():
 
 def test_json_serialize_keeps_unicode_as_utf8():
     raw = payload.json_serialize({"k": "é✓"})
-    assert raw == '{"k":"é✓"}'.encode("utf-8")
+    assert raw == '{"k":"é✓"}'.encode()
     assert b"\\u" not in raw
 
 
@@ -188,7 +188,7 @@ def test_json_deserialize_matches_json_loads_exactly(decoder, raw):
 def test_fast_decoder_is_msgspec_when_installed():
     msgspec = pytest.importorskip("msgspec")
     assert payload._fast_decode is not None
-    assert payload._FAST_ERRORS == (msgspec.MsgspecError,)
+    assert (msgspec.MsgspecError,) == payload._FAST_ERRORS
 
 
 # -- payload.encode / decode ---------------------------------------------------------
@@ -341,7 +341,7 @@ def test_signer_rejects_tampered_id_with_original_signature():
         signer.loads(forged)
 
 
-@pytest.mark.parametrize("value", [b"", b"!!!!", b"not base64 at all", b"A", b"abcde", "é".encode("utf-8")])
+@pytest.mark.parametrize("value", [b"", b"!!!!", b"not base64 at all", b"A", b"abcde", "é".encode()])
 def test_signer_rejects_empty_and_non_base64(value):
     with pytest.raises(ValueError):
         SessionIdSigner(SECRET).loads(value)

@@ -254,7 +254,7 @@ def crowd_views():
 
     def total(request):
         session = request.session
-        keys = sorted(k for k in session.keys() if k.startswith("key-"))
+        keys = sorted(k for k in session if k.startswith("key-"))
         return Response(repr((session.get("n"), keys, sorted(session.peek_flash()))))
 
     return {"work": work, "total": total}

@@ -213,7 +213,7 @@ def test_readheavy_is_the_getex_policy():
     assert storage_decision(view(), r, now=1).action is Action.NOTHING
 
 
-@pytest.mark.parametrize("opts", [dict(), dict(timeout_trigger=600)])
+@pytest.mark.parametrize("opts", [{}, {"timeout_trigger": 600}])
 def test_adjusted_expiry_is_kept_and_drives_the_ttl(opts):
     d = storage_decision(view(expires=5000, expires_pinned=True, dirty=True), rules(**opts), now=1000)
     assert (d.action, d.expires, d.ttl) == (Action.SAVE, 5000, 4000)

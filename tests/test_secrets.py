@@ -10,12 +10,11 @@ from __future__ import annotations
 import hmac
 
 import pytest
+from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
 from pyramid_session_redis.cookies import SENT, SENT_OLD_SECRET, SessionIdSigner
 from pyramid_session_redis.exceptions import InvalidSession_BadCookie, InvalidSession_NoSessionCookie, InvalidSetting
-
-from webtest import TestApp
 
 from .app import make_app, make_wsgi
 

@@ -110,7 +110,7 @@ def test_ini_settings_with_sentinels_separated_by_spaces_and_commas(setup, maste
 @pytest.mark.slow
 def test_an_unreachable_sentinel_first_in_the_list_costs_no_wait(setup, master):
     dead = ("127.0.0.1", free_port())  # nothing listens there: connection refused
-    app = sentinel_app(setup, redis_sentinels=[dead] + setup.sentinels)
+    app = sentinel_app(setup, redis_sentinels=[dead, *setup.sentinels])
     started = time.monotonic()
     sid = session_id_of(app.get("/write", params={"key": "k", "value": "v"}))
     first = time.monotonic() - started
@@ -132,7 +132,7 @@ def hanging_sentinel():
 
 @pytest.mark.slow
 def test_a_hanging_sentinel_first_in_the_list_costs_one_socket_timeout(setup, master, hanging_sentinel):
-    app = sentinel_app(setup, redis_sentinels=[hanging_sentinel] + setup.sentinels,
+    app = sentinel_app(setup, redis_sentinels=[hanging_sentinel, *setup.sentinels],
                        redis_socket_timeout=0.3, redis_socket_connect_timeout=0.3)
     started = time.monotonic()
     sid = session_id_of(app.get("/write", params={"key": "k", "value": "v"}))
@@ -265,7 +265,7 @@ def test_failover_keeps_replicated_sessions_and_serves_again_within_seconds(reco
                           lambda: stream.successes_since(killed_at), FAILOVER_DEADLINE)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; errors since the kill: {dict(stream.errors(killed_at))}; "
-                                     f"sentinels say the master is {[setup.master_addr(i) for i in range(3)]}")
+                                     f"sentinels say the master is {[setup.master_addr(i) for i in range(3)]}") from exc
             recovered_at = min(end for _start, end, _kind in stream.successes_since(killed_at))
             failover_seconds = recovered_at - killed_at
             during = stream.errors(killed_at, recovered_at)
@@ -300,7 +300,7 @@ def test_failover_keeps_replicated_sessions_and_serves_again_within_seconds(reco
             assert data is not None, f"{name}'s session {sid} was lost"
             assert data["owner"] == name and data["n"] >= count, (name, data, count)
         by_name = {b.name: b for b in stream.browsers}
-        for name, (sid, count) in before_kill.items():
+        for name, (_sid, count) in before_kill.items():
             seen = ast.literal_eval(by_name[name].app.get("/peek").text)
             assert seen["owner"] == name and seen["n"] >= count, (name, seen, count)
 

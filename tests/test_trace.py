@@ -11,7 +11,11 @@ from pyramid.response import Response
 from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory
-from pyramid_session_redis.exceptions import InvalidSession_NoSessionCookie, InvalidSession_NotInBackend, SessionBackendError
+from pyramid_session_redis.exceptions import (
+    InvalidSession_NoSessionCookie,
+    InvalidSession_NotInBackend,
+    SessionBackendError,
+)
 from pyramid_session_redis.trace import TRACE_KEY, SessionTrace, request_trace, trace_request
 
 from .app import SECRET, make_wsgi
@@ -34,7 +38,7 @@ class Traced:
         return self.traces[-1]
 
 
-def traced_app(redis_url: str, **options: Any) -> "tuple[TestApp, Traced]":
+def traced_app(redis_url: str, **options: Any) -> tuple[TestApp, Traced]:
     options.setdefault("secret", SECRET)
     options.setdefault("timeout", 1200)
     wsgi = Traced(make_wsgi(RedisSessionFactory(redis_url=redis_url, **options)))
@@ -108,7 +112,7 @@ def test_merge_mode_shows_the_checked_write(redis_server):
     app.get("/incr")
     app.get("/incr")
     trace = traced.last
-    assert [c.command for c in trace.commands][0] == "GETEX"
+    assert trace.commands[0].command == "GETEX"
     assert trace.commands[-1].command in ("EVALSHA", "EVAL")
     assert trace.commands[-1].arguments.startswith("checked-write ")
     assert trace.operations[-1] == ("checked_save", "written") and trace.persisted
