@@ -8,6 +8,8 @@ responses, and reads the panel there.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -474,3 +476,12 @@ def test_a_value_that_cannot_be_printed_does_not_break_the_page():
     panel.trace.data = {"x": Unprintable()}
     html = panel.render_content(request)
     assert "&lt;unprintable Unprintable: ValueError(&#x27;no repr&#x27;)&gt;" in html
+
+
+def test_the_package_does_not_need_pyramid_debugtoolbar():
+    code = (
+        "import sys; sys.modules['pyramid_debugtoolbar'] = None\n"  # importing it now raises ImportError
+        "import pyramid_session_redis, pyramid_session_redis.trace\n"
+        "assert 'pyramid_session_redis.debugtoolbar' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
