@@ -21,17 +21,27 @@ setup(
         "msgspec": ["msgspec>=0.18"],
         # serializer = msgpack
         "msgpack": ["msgpack>=1.0"],
-        "testing": ["pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0"],
+        # The toolbar panel (docs/debugtoolbar.rst): config.include("pyramid_session_redis.debugtoolbar").
+        "debugtoolbar": ["pyramid_debugtoolbar>=4.12"],
+        "testing": [
+            "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
+            "pyramid_debugtoolbar>=4.12",
+        ],
         "demo": ["waitress"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
         # scripts/lint.sh; pinned, so that a new release cannot break CI overnight.
         "lint": ["mypy==2.4.1", "ruff==0.17.6"],
     },
+    entry_points={
+        # The operators' tool (docs/cli.rst): pyramid-session-redis development.ini stats
+        "console_scripts": ["pyramid-session-redis = pyramid_session_redis.cli:main"],
+    },
     classifiers=[
         "Framework :: Pyramid",
         "Intended Audience :: Developers",
         "Programming Language :: Python :: 3",
+        "Typing :: Typed",
         "Topic :: Internet :: WWW/HTTP :: Session",
     ],
     keywords="pyramid session redis",
