@@ -200,3 +200,17 @@ def test_trace_request_after_the_session_was_used_is_an_error(redis_server):
     config.add_route("x", "/x")
     config.add_view(view, route_name="x")
     assert TestApp(config.make_wsgi_app()).get("/x").text == "ok"
+
+
+def test_a_failed_load_leaves_no_decision(redis_server):
+    good, _ = traced_app(redis_server.url)
+    good.get("/incr")
+    cookie = good.cookies["session"]
+    down, traced = traced_app("redis://127.0.0.1:1/0", on_backend_error="degrade", redis_socket_connect_timeout=0.2)
+    down.set_cookie("session", cookie)
+    assert down.get("/incr").text == "1"  # degraded: an empty session, not stored
+    trace = traced.last
+    assert [c.command for c in trace.commands] == ["GETEX"] and trace.commands[0].reply.startswith("error: ")
+    assert trace.used and trace.decision is None
+    assert trace.action == "none (not reached: Redis failed or the request is running)"
+    assert [type(r) for r in trace.reports] == [SessionBackendError]
