@@ -95,7 +95,9 @@ class SessionTrace:
         """The decision in words: nothing, create, save, save_if_changed, refresh or delete,
         after deleting an invalidated session if there is one."""
         if self.decision is None:
-            return "none (session not used)" if not self.used else "none (not reached: Redis failed or the request is running)"
+            if not self.used:
+                return "none (session not used)"
+            return "none (not reached: Redis failed or the request is running)"
         action = self.decision.action.value
         return f"delete the invalidated session, then {action}" if self.decision.delete_old else action
 
