@@ -1,9 +1,15 @@
-"""Serve the demo: ``python -m demo [--port 6543]``.
+"""Serve the demo with a Redis to keep its sessions in: ``python -m demo [--port 6543] [--reload]``.
 
-Sessions go to $REDIS_URL when it is set; otherwise a private redis-server is
-started on a free loopback port for as long as the demo runs.  Only when no
-redis-server can be found at all does the demo keep sessions in this process
-(``memory://``), and it says so loudly: that store is for development only.
+What ``scripts/demo.sh`` runs.  Sessions go to $REDIS_URL when it is set;
+otherwise a private redis-server is started on a free loopback port for as
+long as the demo runs.  Only when no redis-server can be found at all does
+the demo keep sessions in this process (``memory://``), and it says so
+loudly: that store is for development only.
+
+The app itself is served by ``pserve demo/development.ini redis_url=...
+http_port=...``, run in this process, so that Ctrl-C or SIGTERM ends pserve
+first and then stops the private redis-server.  It needs the demo project to
+be installed (``pip install -e demo``, which scripts/demo.sh does).
 """
 
 from __future__ import annotations
@@ -11,17 +17,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import signal
 import sys
-from typing import Iterator
+from typing import Iterator, List, Optional
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # for tests.redis_server, which starts the private redis-server
+    sys.path.insert(0, ROOT)
 
-from demo.app import make_app  # noqa: E402
 from tests.redis_server import RedisServer, find_redis_server  # noqa: E402
 
+INI = os.path.join(HERE, "development.ini")
 MEMORY_URL = "memory://demo"
 
 
@@ -42,31 +49,33 @@ def redis_url() -> Iterator[str]:
         return
     with RedisServer() as server:
         print(f"demo: started a private redis-server at {server.url} ({server.binary})", flush=True)
-        yield server.url
+        try:
+            yield server.url
+        finally:
+            print(f"demo: stopping the private redis-server at {server.url}", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
+def pserve_argv(url: str, port: int, reload: bool = False) -> List[str]:
+    """The pserve command line that serves the demo with its sessions at ``url``."""
+    return ["pserve", INI, f"redis_url={url}", f"http_port={port}", *(["--reload"] if reload else [])]
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "6543")))
-    args = parser.parse_args()
-    import waitress
+    parser.add_argument("--reload", action="store_true", help="restart the app when its files change (pserve --reload)")
+    args = parser.parse_args(argv)
+    from pyramid.scripts import pserve
 
-    # Stop cleanly on SIGTERM too, so the private redis-server is stopped with us.
+    # SIGTERM ends pserve the way Ctrl-C does, so that the private redis-server
+    # is stopped on the way out (with --reload, pserve's reloader handles both).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with redis_url() as url:
-        app = make_app(
-            {
-                "redis.sessions.secret": os.environ.get("SESSION_SECRET") or secrets.token_urlsafe(32),
-                "redis.sessions.redis_url": url,
-                "redis.sessions.timeout": "1200",
-            }
-        )
-        print(f"demo: serving on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-        try:
-            waitress.serve(app, host=args.host, port=args.port, threads=4, _quiet=True)
-        except (KeyboardInterrupt, SystemExit):
-            print("demo: stopping", flush=True)
+        command = pserve_argv(url, args.port, args.reload)
+        print(f"demo: {' '.join(command)}", flush=True)
+        print(f"demo: serving on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):  # pserve's way out; ours comes next
+            pserve.main(argv=command)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from pyramid.config import Configurator
 from pyramid.response import Response
 
-from demo.app import add_demo_views
+from demo.views import add_demo_views
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.exceptions import SessionBackendError
 
