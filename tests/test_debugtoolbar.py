@@ -283,7 +283,7 @@ def test_invalidate_is_one_del(redis_server, redis_client):
     panel = get(app, "/invalidate")
     assert panel.commands == [("DEL", key.decode(), "", "1")]  # not loaded first; one key deleted
     assert panel.flags["deleted"] == "yes" and panel.flags["loaded"] == "no"
-    assert "End-of-request storage decision: delete the invalidated session, then nothing" in panel.text
+    assert "End-of-request storage decision: delete the old key (invalidated or regenerated), then nothing" in panel.text
     assert panel.pairs("Decision")["delete_old"] == "yes"
     assert "The session's contents when the end-of-request decision was taken: empty." in panel.text
     assert redis_client.exists(key) == 0
