@@ -140,7 +140,7 @@ class Load:
 
     def run(self, until: Optional[float] = None, requests: Optional[int] = None) -> Tuple[float, float]:
         """Until the monotonic time ``until`` or ``requests`` requests; returns (started, ended)."""
-        pool: "queue.Queue[Browser]" = queue.Queue()
+        pool: queue.Queue[Browser] = queue.Queue()
         for browser in self.browsers:
             pool.put(browser)
         started = time.monotonic()
@@ -152,7 +152,7 @@ class Load:
             worker.join()
         return started, time.monotonic()
 
-    def _worker(self, index: int, pool: "queue.Queue[Browser]", until: Optional[float],
+    def _worker(self, index: int, pool: queue.Queue[Browser], until: Optional[float],
                 requests: Optional[int]) -> None:
         rng = random.Random(self.seed * 1000 + index)
         conn = Http(self.port, self.timeout)
@@ -291,7 +291,7 @@ class Load:
         read at all has succeeded for ``patience`` seconds.
         """
         sessions = self.known_sessions()
-        work: "queue.Queue[Session]" = queue.Queue()
+        work: queue.Queue[Session] = queue.Queue()
         for session in sessions:
             work.put(session)
         results: Counter[str] = Counter()
@@ -317,7 +317,7 @@ class Load:
                         if status == 200 and body.startswith("read "):
                             progress[0] = time.monotonic()
                             problem = check(session, "read", body.split())
-                            outcome = "ok" if not problem else problem
+                            outcome = problem if problem else "ok"
                             break
                         time.sleep(0.1)
                     with lock:
@@ -357,7 +357,7 @@ def check(session: Session, op: str, words: List[str]) -> str:
 def gaps(records: List[Tuple[float, float, str, str]], started: float, ended: float) -> Dict[str, Any]:
     """The longest time with no successful answer, and where it lay."""
     ends = sorted(r[1] for r in records if r[3] == OK)
-    points = [started] + ends + [ended]
+    points = [started, *ends, ended]
     best = (0.0, started, started)
     for a, b in zip(points, points[1:]):
         if b - a > best[0]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import topology as topologies
-from .load import OK, NOT_ERRORS, Load, fetch_stats, gaps, summarise
+from .load import NOT_ERRORS, OK, Load, fetch_stats, gaps, summarise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,7 +61,7 @@ class AppServer:
         self.process: Optional[subprocess.Popen[str]] = None
         self.log_path = ""
 
-    def start(self, timeout: float = 60.0) -> "AppServer":
+    def start(self, timeout: float = 60.0) -> AppServer:
         fd, self.log_path = tempfile.mkstemp(prefix="loadtest-server-", suffix=".log")
         with os.fdopen(fd, "w") as log:
             self.process = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -95,7 +95,7 @@ class AppServer:
                 self.process.stdout.close()
             self.process = None
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -312,7 +312,9 @@ def soak_passed(report: Dict[str, Any], o: Options, nodes: int) -> Dict[str, Any
         "every acknowledged write read back": report["acknowledged_writes"]["missing"] == 0
         and report["acknowledged_writes"]["unverifiable"] == 0,
         f"RSS grew at most {o.rss_tolerance_kib} KiB": g["rss_kib"]["growth"] <= o.rss_tolerance_kib,
-        f"tracemalloc grew at most {o.tracemalloc_tolerance} bytes": g["tracemalloc"]["growth"] <= o.tracemalloc_tolerance,
+        f"tracemalloc grew at most {o.tracemalloc_tolerance} bytes": (
+            g["tracemalloc"]["growth"] <= o.tracemalloc_tolerance
+        ),
         f"pool connections at most {bound}": g["pool_connections"]["peak"] <= bound,
         f"Redis clients at most {bound}": g["redis_clients"]["peak"] <= bound,
         "threads constant": g["threads"]["first"] == g["threads"]["peak"] == g["threads"]["last"],

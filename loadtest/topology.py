@@ -69,7 +69,7 @@ class Topology:
         self.events: Dict[str, float] = {}
         self.notes: Dict[str, Any] = {}
 
-    def start(self) -> "Topology":
+    def start(self) -> Topology:
         raise NotImplementedError
 
     def session_options(self) -> Dict[str, Any]:
@@ -119,7 +119,7 @@ class Topology:
     def timeouts(self) -> Dict[str, Any]:
         return {"redis_socket_timeout": self.socket_timeout, "redis_socket_connect_timeout": self.socket_timeout}
 
-    def __enter__(self) -> "Topology":
+    def __enter__(self) -> Topology:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -129,7 +129,7 @@ class Topology:
 class Single(Topology):
     name = "single"
 
-    def start(self) -> "Single":
+    def start(self) -> Single:
         self.server = RedisServer(extra_args=DURABLE + LATENCY_MONITOR).start()
         return self
 
@@ -152,9 +152,9 @@ class Single(Topology):
 class Sentinel(Topology):
     name = "sentinel"
 
-    def start(self) -> "Sentinel":
+    def start(self) -> Sentinel:
         self.setup = SentinelSetup(replicas=1).start()
-        for server in [self.setup.master] + self.setup.replicas:
+        for server in [self.setup.master, *self.setup.replicas]:
             client = self.setup.node_client(server)
             client.config_set("latency-monitor-threshold", "100")
             client.close()
@@ -168,7 +168,7 @@ class Sentinel(Topology):
 
     def current_master(self) -> RedisServer:
         addr = self.setup.master_addr()
-        for server in [self.setup.master] + self.setup.replicas:
+        for server in [self.setup.master, *self.setup.replicas]:
             if server is not self.killed and addr == ("127.0.0.1", server.port):
                 return server
         raise RuntimeError(f"the sentinels name {addr}, which is not a live node")
@@ -181,7 +181,7 @@ class Sentinel(Topology):
         self.killed.kill()
 
     def recover(self) -> None:
-        survivor = next(s for s in [self.setup.master] + self.setup.replicas if s is not self.killed)
+        survivor = next(s for s in [self.setup.master, *self.setup.replicas] if s is not self.killed)
         self.setup.wait_master_is(survivor, timeout=30)
 
     def live_clients(self) -> List[redis.Redis]:
@@ -196,7 +196,7 @@ class Cluster(Topology):
     nodes = 3
     VICTIM = 1  # not the node of redis_url, which the client also uses to (re)discover the others
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.cluster = LocalCluster().start()
         deadline = time.monotonic() + 30
         try:
