@@ -261,13 +261,14 @@ class Progress:
         self.tty = _isatty(stream)
         self.batches = 0
         self._width = 0  # of the line on the terminal, to blank what a shorter one leaves
+        self._last: Optional[Tuple[int, Optional[int]]] = None  # the counts of the last line written
 
     def line(self, scanned: int, deleted: Optional[int]) -> str:
         parts = [self.label + ":"]
         if self.total:
-            done = min(1.0, scanned / self.total)
+            done = min(1.0, scanned / self.total)  # (floored, as the bar is: 100% means all of them)
             filled = int(done * 30)
-            parts.append(f"[{'#' * filled}{'.' * (30 - filled)}] {done:4.0%}")
+            parts.append(f"[{'#' * filled}{'.' * (30 - filled)}] {int(done * 100):3d}%")
         if deleted is not None:
             parts.append(f"deleted {deleted} /")
         parts.append(f"scanned {scanned}" + (f" of ~{self.total}" if self.total is not None else "") + " keys")
@@ -281,10 +282,15 @@ class Progress:
         elif self.batches % self.every == 0:
             self.stream.write(self.line(scanned, deleted) + "\n")
             self.stream.flush()
+            self._last = (scanned, deleted)
 
     def finish(self, scanned: int, deleted: Optional[int] = None) -> None:
+        """The final count: ends the terminal's line, or is the last line (unless it just was)."""
         line = self.line(scanned, deleted)
-        self.stream.write(("\r" + self._padded(line) if self.tty else line) + "\n")
+        if self.tty:
+            self.stream.write("\r" + self._padded(line) + "\n")
+        elif self._last != (scanned, deleted):
+            self.stream.write(line + "\n")
         self.stream.flush()
 
     def _padded(self, line: str) -> str:
@@ -539,11 +545,17 @@ def _utc(epoch: float) -> str:
 
 
 def pretty(data: Any) -> str:
-    """JSON when the values allow (others as their repr), else Python's pprint."""
+    """JSON when the values allow (others as their repr), else Python's pprint.
+
+    Session data comes from users: characters a terminal could act on (escape
+    sequences, C1 controls, bidi overrides) are shown escaped, never sent as
+    they are; json.dumps and repr escape the C0 controls themselves.
+    """
     try:
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
     except (TypeError, ValueError):  # keys JSON cannot have (tuples...), or unsortable mixed keys
         return pprint.pformat(data)
+    return "".join(char if char.isprintable() or char == "\n" else json.dumps(char)[1:-1] for char in text)
 
 
 def cmd_show(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int:
@@ -791,6 +803,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Failure as failure:
         _fail(err, str(failure))
         return failure.status
+    except KeyboardInterrupt:
+        _fail(err, "interrupted")
+        return INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover - run by the test that runs python -m pyramid_session_redis.cli

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import json
 import os
 import re
@@ -158,7 +159,7 @@ def test_stats_pages_through_2500_sessions_with_exact_counts_and_buckets(ini, re
     assert 180 <= ttl["min"] <= 240
     assert 540 <= ttl["median"] <= 600
     assert 7140 <= ttl["p90"] <= 7200
-    assert 172740 <= ttl["p99"] == ttl["max"] <= 172800
+    assert 172740 <= ttl["p99"] <= ttl["max"] <= 172800
 
     # Paged: many SCAN calls of COUNT 100, one STRLEN and one TTL per key, never KEYS.
     calls = command_stats(redis_client)
@@ -345,8 +346,20 @@ def test_show_by_raw_id_and_by_cookie_value_of_a_session_made_by_the_ini_app(ini
     assert by_cookie.splitlines()[0] == (
         f"session:  {session_id}  (from a cookie value verified with redis.sessions.secret)"
     )
-    assert by_cookie.splitlines()[1:] == lines[1:]
+    cookie_lines = by_cookie.splitlines()
+    assert cookie_lines[3].startswith("TTL:      ")  # (a second may have passed between the two)
+    assert cookie_lines[1:3] + cookie_lines[4:] == lines[1:3] + lines[4:]
     assert 1190 <= redis_client.ttl(PREFIX + session_id) <= 1200  # showing it did not refresh it
+
+
+def test_show_escapes_what_a_terminal_would_act_on(ini, redis_server, capsys):
+    hostile = "Ünïcode \x1b[2J\x9b31m\u202eevil \U0001F600"  # clear screen, C1 CSI, a bidi override
+    session_id = new_session(make_app(redis_server.url, prefix=PREFIX), hostile)
+    status, out, _ = run(capsys, ini, "show", session_id)
+    assert status == 0
+    assert not any(char in out for char in "\x1b\x9b\u202e")
+    assert '"k": "Ünïcode \\u001b[2J\\u009b31m\\u202eevil \U0001F600"' in out
+    assert json.loads(out.split("data:\n", 1)[1]) == {"k": hostile}
 
 
 def test_show_a_cookie_signed_with_a_fallback_secret(tmp_path, redis_server, redis_client, capsys):
@@ -656,11 +669,33 @@ def test_purge_with_yes_needs_no_terminal_and_reports_progress_every_n_batches(
     purge_lines = [line for line in err.splitlines() if line.startswith("purge:")]
     batches = len(pages)
     assert batches >= 6
-    assert len(purge_lines) == batches // 3 + 1  # every third batch, and the end
+    # A line every third batch, and the final count unless that line just showed it.
+    scanned = list(itertools.accumulate(pages))
+    expected = [scanned[i - 1] for i in range(3, batches + 1, 3)]
+    expected += [25] if expected[-1:] != [25] else []
+    assert [int(re.search(r"scanned (\d+) of", line)[1]) for line in purge_lines] == expected
     assert purge_lines[-1] == "purge: [##############################] 100% deleted 25 / scanned 25 of ~25 keys"
     assert all("\r" not in line for line in err.splitlines())
     assert prefixed_keys(redis_client) == []
     assert command_stats(redis_client)["unlink"] <= batches
+
+
+def test_progress_lines_without_a_terminal():
+    stream = Pipe()
+    progress = cli.Progress(stream, "purge", 3, every=2)
+    for done in (1, 2, 2, 3):
+        progress.update(done, done)
+    progress.finish(3, 3)  # the same counts as the last line: not written twice
+    assert stream.getvalue().splitlines() == [
+        "purge: [####################..........]  66% deleted 2 / scanned 2 of ~3 keys",
+        "purge: [##############################] 100% deleted 3 / scanned 3 of ~3 keys",
+    ]
+    progress = cli.Progress(stream, "counting", None, every=2)
+    progress.update(5)
+    progress.finish(5)
+    assert stream.getvalue().splitlines()[-1] == "counting: scanned 5 keys"
+    # A total that turned out too high (keys expired meanwhile) never shows 100%.
+    assert "  99% deleted 199 / scanned 199 of ~200 keys" in cli.Progress(stream, "purge", 200, 1).line(199, 199)
 
 
 def test_purge_progress_on_a_terminal_rewrites_one_line(ini, mixed, redis_client, monkeypatch, capsys):
@@ -766,6 +801,17 @@ def test_purge_interrupted_says_how_far_it_got(ini, mixed, redis_client, monkeyp
     status, _, err = run(capsys, ini, "purge", "--yes", "--batch", "5")
     assert status == 130
     assert err.endswith(f"pyramid-session-redis: interrupted: {calls[0]} keys deleted so far\n")
+
+
+def test_stats_interrupted(ini, redis_server, monkeypatch, capsys):
+    new_session(make_app(redis_server.url, prefix=PREFIX))
+
+    def interrupt(self: RedisStore, keys: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RedisStore, "sizes_and_ttls", interrupt)
+    status, out, err = run(capsys, ini, "stats")
+    assert (status, out, err) == (130, "", "pyramid-session-redis: interrupted\n")
 
 
 def test_the_prompt_hides_the_password(tmp_path, redis_client, monkeypatch, capsys):
