@@ -53,7 +53,7 @@ def _backend(method: _F) -> _F:
     """Any redis-py failure of this store call becomes one documented exception."""
 
     @functools.wraps(method)
-    def call(self: "RedisStore", *args: Any, **kwargs: Any) -> Any:
+    def call(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except (RedisError, RedisClusterException) as exc:
