@@ -57,7 +57,7 @@ def _backend(method: _F) -> _F:
         try:
             return method(self, *args, **kwargs)
         except (RedisError, RedisClusterException) as exc:
-            raise SessionBackendError(f"Redis failed during {method.__name__}: {exc!r}") from exc
+            raise SessionBackendError(f"Redis failed during {method.__name__}: {type(exc).__name__}: {exc}") from exc
 
     return call  # type: ignore[return-value]
 
@@ -228,7 +228,7 @@ class RedisStore:
         and need not: a request does not care, an operator does)."""
         return bool(self.client.unlink(self.prefix + session_id))
 
-    def recording(self, sent: "List[SentCommand]") -> "RedisStore":
+    def recording(self, sent: List[SentCommand]) -> RedisStore:
         """This store, with every command it sends appended to ``sent`` (for
         ``pyramid_session_redis.trace``; costs nothing when not asked for)."""
         store = self
@@ -281,7 +281,7 @@ class _RecordingClient:
 
     __slots__ = ("_client", "_sent")
 
-    def __init__(self, client: Any, sent: "List[SentCommand]"):
+    def __init__(self, client: Any, sent: List[SentCommand]):
         self._client = client
         self._sent = sent
 
@@ -295,7 +295,8 @@ class _RecordingClient:
             try:
                 reply = method(*args, **kwargs)
             except Exception as exc:
-                sent.append(SentCommand(command, key, arguments, f"error: {type(exc).__name__}: {exc}", time.perf_counter() - start))
+                error = f"error: {type(exc).__name__}: {exc}"
+                sent.append(SentCommand(command, key, arguments, error, time.perf_counter() - start))
                 raise
             sent.append(SentCommand(command, key, arguments, _shown(reply), time.perf_counter() - start))
             return reply

@@ -214,3 +214,6 @@ def test_a_failed_load_leaves_no_decision(redis_server):
     assert trace.used and trace.decision is None
     assert trace.action == "none (not reached: Redis failed or the request is running)"
     assert [type(r) for r in trace.reports] == [SessionBackendError]
+    # The message keeps redis-py's own text (its repr would be just "network:ConnectionError").
+    assert str(trace.reports[0]).startswith("Redis failed during load: ConnectionError: ")
+    assert "127.0.0.1:1" in str(trace.reports[0])
