@@ -217,3 +217,80 @@ def test_a_failed_load_leaves_no_decision(redis_server):
     # The message keeps redis-py's own text (its repr would be just "network:ConnectionError").
     assert str(trace.reports[0]).startswith("Redis failed during load: ConnectionError: ")
     assert "127.0.0.1:1" in str(trace.reports[0])
+
+
+def traced_views(redis_url: str, views: Any, **options: Any) -> "tuple[TestApp, Traced]":
+    options.setdefault("secret", SECRET)
+    options.setdefault("timeout", 1200)
+    wsgi = Traced(make_wsgi(RedisSessionFactory(redis_url=redis_url, **options), views))
+    return TestApp(wsgi), wsgi
+
+
+def test_do_refresh_is_one_expire(redis_server):
+    def refresh(request: Any) -> Response:
+        request.session.do_refresh()
+        return Response("refreshed")
+
+    app, traced = traced_views(redis_server.url, {"refresh": refresh})
+    app.get("/incr")
+    app.get("/refresh")
+    trace = traced.last
+    assert [(c.command, c.arguments) for c in trace.commands][-1] == ("EXPIRE", "1200")
+    assert ("refresh", "done") in trace.operations and trace.refreshed
+    assert trace.session._factory.store.client is not None  # the traced store still hands out the client
+
+
+def test_a_merge_shows_the_conflict_and_the_retry(redis_server, redis_client):
+    import json
+
+    def overtaken(request: Any) -> Response:
+        session = request.session
+        session["mine"] = 1
+        key = session.session_id
+        stored = json.loads(redis_client.get(key))
+        stored["m"]["theirs"] = 2  # another request writes first
+        redis_client.set(key, json.dumps(stored), ex=1200)
+        return Response("ok")
+
+    app, traced = traced_views(redis_server.url, {"overtaken": overtaken}, on_conflict="merge")
+    app.get("/incr")
+    app.get("/overtaken")
+    trace = traced.last
+    assert trace.operations[-2:] == [("checked_save", "conflict"), ("checked_save", "written")]
+    assert trace.commands[-1].command in ("EVALSHA", "EVAL") and trace.commands[-1].reply == "1"
+    assert trace.data == {"n": 1, "mine": 1}  # as decided, before the merge added theirs
+
+
+def test_a_checked_delete_is_recorded_as_deleted(redis_server, redis_client):
+    app, traced = traced_app(redis_server.url, on_conflict="merge")
+    app.get("/incr")
+    key = traced.last.session.session_id
+    app.get("/clear")
+    trace = traced.last
+    assert trace.operations[-1] == ("checked_save", "deleted") and trace.deleted
+    assert redis_client.exists(key) == 0
+
+
+def test_memory_store_records_refresh_delete_and_checked_writes():
+    def refresh(request: Any) -> Response:
+        request.session.do_refresh()
+        return Response("refreshed")
+
+    app, traced = traced_views("memory://trace-ops", {"refresh": refresh}, on_conflict="merge")
+    app.get("/incr")
+    app.get("/incr")
+    assert [c.command for c in traced.last.commands] == ["GETEX", "EVALSHA"]
+    app.get("/refresh")
+    assert [c.command for c in traced.last.commands][-1] == "EXPIRE"
+    app.get("/invalidate")
+    assert [c.command for c in traced.last.commands] == ["DEL"]
+    assert all(c.arguments.endswith("(memory://, in process)") for c in traced.last.commands)
+
+
+def test_data_that_cannot_be_copied_is_shown_as_its_repr():
+    from pyramid_session_redis.policy import Action, Decision
+
+    trace = SessionTrace()
+    generator = (n for n in range(3))
+    trace.settled(None, Decision(Action.NOTHING), {"g": generator})  # type: ignore[arg-type]
+    assert list(trace.data) == ["(not copyable)"] and "generator" in trace.data["(not copyable)"]
