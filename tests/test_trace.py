@@ -219,7 +219,7 @@ def test_a_failed_load_leaves_no_decision(redis_server):
     assert "127.0.0.1:1" in str(trace.reports[0])
 
 
-def traced_views(redis_url: str, views: Any, **options: Any) -> "tuple[TestApp, Traced]":
+def traced_views(redis_url: str, views: Any, **options: Any) -> tuple[TestApp, Traced]:
     options.setdefault("secret", SECRET)
     options.setdefault("timeout", 1200)
     wsgi = Traced(make_wsgi(RedisSessionFactory(redis_url=redis_url, **options), views))
