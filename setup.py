@@ -27,7 +27,7 @@ setup(
             "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
             "pyramid_debugtoolbar>=4.12",
         ],
-        "demo": ["waitress"],
+        "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
         # scripts/lint.sh; pinned, so that a new release cannot break CI overnight.
