@@ -126,3 +126,13 @@ def clock(monkeypatch):
 
     monkeypatch.setattr(session_module, "current_time", lambda: Clock.now)
     return Clock
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Any]:
+    """A three-master Redis Cluster on loopback ports, shared by the modules that ask
+    for it (about 2 s to form); tests must leave its nodes running."""
+    from .cluster import LocalCluster
+
+    with LocalCluster() as started:
+        yield started

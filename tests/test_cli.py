@@ -1056,14 +1056,6 @@ def test_sizes_and_ttls_raises_other_errors_of_the_page(redis_client, monkeypatc
 # -- Redis Cluster ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    from .cluster import LocalCluster
-
-    with LocalCluster() as started:
-        yield started
-
-
 @pytest.fixture
 def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
     clients = cluster.node_clients()

@@ -29,12 +29,6 @@ from .cluster import LocalCluster
 DATA_COMMANDS = ("get", "getex", "set", "expire", "del", "evalsha", "eval")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster() as started:
-        yield started
-
-
 @pytest.fixture
 def nodes(cluster: LocalCluster) -> Iterator[List[redis.Redis]]:
     """A plain client per node, on an empty cluster with zeroed command counts."""
