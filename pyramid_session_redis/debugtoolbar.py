@@ -204,12 +204,7 @@ def _shown(value: object) -> str:
 
 def _decision(trace: SessionTrace) -> str:
     decision, view = trace.decision, trace.view
-    if decision is None and trace.used:
-        action = ("none: not reached (Redis failed with on_backend_error = degrade, "
-                  "or the request had not finished)")
-    else:
-        action = trace.action
-    out = ["<h4>Decision</h4>", _p("End-of-request storage decision: <strong>" + _e(action) + "</strong>")]
+    out = ["<h4>Decision</h4>", _p("End-of-request storage decision: <strong>" + _e(trace.action) + "</strong>")]
     if decision is not None:
         fields = decision._asdict()
         if decision.action is not Action.SAVE_IF_CHANGED:
@@ -251,13 +246,12 @@ def _commands(trace: SessionTrace) -> str:
 
 
 def _contents(trace: SessionTrace) -> str:
-    data: Optional[Dict[str, Any]] = trace.data
-    caption = "The session's contents when the end-of-request decision was taken:"
-    if data is None and trace.session is not None:
-        # Used, but the decision was never reached (Redis failed in degrade mode,
-        # or the request is still running): what the session holds in memory.
-        # Read without loading: a session never loaded shows nothing.
-        data = getattr(trace.session, "_data", None)
+    # Without a decision (Redis failed in degrade mode, or the request is still
+    # running): what the session holds in memory, read without loading it.
+    data: Optional[Dict[str, Any]] = trace.contents
+    if trace.decision is not None:
+        caption = "The session's contents when the end-of-request decision was taken:"
+    else:
         caption = "The session's contents in memory (no end-of-request decision was taken):"
     if data is None:
         return "<h4>Contents</h4>" + _p("Not loaded.")

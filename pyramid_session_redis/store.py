@@ -46,6 +46,11 @@ def fingerprint(raw: Union[bytes, str]) -> str:
     return hashlib.sha1(raw.encode("utf-8") if isinstance(raw, str) else raw).hexdigest()
 
 
+def checked_write_args(loaded: Union[bytes, str], data: Optional[bytes], ttl: Optional[int]) -> Tuple[Any, ...]:
+    """CHECKED_WRITE's ARGV: the loaded payload's SHA-1, the new payload, the TTL, "del"."""
+    return (fingerprint(loaded), data if data is not None else b"", ttl or "", "del" if data is None else "")
+
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -104,7 +109,7 @@ class RedisStore:
         One EVALSHA; the first call on a server that does not know the script
         yet sends it once with EVAL, which also caches it there.
         """
-        args = (fingerprint(loaded), data if data is not None else b"", ttl or "", "del" if data is None else "")
+        args = checked_write_args(loaded, data, ttl)
         key = self.prefix + session_id
         try:
             reply = self.client.evalsha(CHECKED_WRITE_SHA, 1, key, *args)
@@ -248,7 +253,7 @@ class SentCommand(NamedTuple):
         return " ".join(part for part in (self.command, self.key, self.arguments) if part)
 
 
-def _shown(value: Any) -> str:
+def summarize(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, str) and len(value) > 40:
@@ -256,20 +261,20 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _describe(name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[str, str, str]:
+def describe_call(name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[str, str, str]:
     """(COMMAND, key, arguments) for a redis-py call made by this module."""
     if name in ("eval", "evalsha"):
-        script = "checked-write" if args[0] in (CHECKED_WRITE, CHECKED_WRITE_SHA) else _shown(args[0])
+        script = "checked-write" if args[0] in (CHECKED_WRITE, CHECKED_WRITE_SHA) else summarize(args[0])
         key = args[2] if len(args) > 2 else ""
-        rest = [script, *(_shown(a) for a in args[3:] if a not in ("", b""))]
+        rest = [script, *(summarize(a) for a in args[3:] if a not in ("", b""))]
     else:
         key = args[0] if args else ""
-        rest = [_shown(a) for a in args[1:]]
+        rest = [summarize(a) for a in args[1:]]
     for option, value in kwargs.items():
         if value is True:
             rest.append(option.upper())
         elif value is not None and value is not False:
-            rest += [option.upper(), _shown(value)]
+            rest += [option.upper(), summarize(value)]
     return _COMMANDS.get(name, name.upper()), str(key), " ".join(rest)
 
 
@@ -290,7 +295,7 @@ class _RecordingClient:
         sent = self._sent
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            command, key, arguments = _describe(name, args, kwargs)
+            command, key, arguments = describe_call(name, args, kwargs)
             start = time.perf_counter()
             try:
                 reply = method(*args, **kwargs)
@@ -298,7 +303,7 @@ class _RecordingClient:
                 error = f"error: {type(exc).__name__}: {exc}"
                 sent.append(SentCommand(command, key, arguments, error, time.perf_counter() - start))
                 raise
-            sent.append(SentCommand(command, key, arguments, _shown(reply), time.perf_counter() - start))
+            sent.append(SentCommand(command, key, arguments, summarize(reply), time.perf_counter() - start))
             return reply
 
         return call

@@ -26,12 +26,12 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from .policy import Decision, SessionView
-from .store import RedisStore, SentCommand
+from .store import CHECKED_WRITE_SHA, RedisStore, SentCommand, checked_write_args, describe_call, summarize
 
 #: The key in ``request.environ`` under which a request's trace lives.
 TRACE_KEY = "pyramid_session_redis.trace"
 
-# Store operations that write the payload, and those that only extend its life.
+# Store operations that write the payload.
 _WRITES = frozenset(("create", "save", "checked_save"))
 
 
@@ -53,7 +53,7 @@ class SessionTrace:
         self.decision: Optional[Decision] = None
         #: A copy of the session's data when the decision was taken.
         self.data: Optional[Dict[str, Any]] = None
-        self._ttls: List[Optional[int]] = []  # the TTL each operation was given
+        self._extended = False  # a load with a TTL (GETEX) found the key, or EXPIRE was sent
 
     # -- what the panel and the demo show ----------------------------------
 
@@ -75,8 +75,7 @@ class SessionTrace:
     @property
     def refreshed(self) -> bool:
         """The TTL was extended: by the read itself (GETEX) or by EXPIRE."""
-        return any(name == "refresh" or (name == "load" and outcome == "found" and ttl)
-                   for (name, outcome), ttl in zip(self.operations, self._ttls))
+        return self._extended
 
     @property
     def deleted(self) -> bool:
@@ -97,17 +96,25 @@ class SessionTrace:
         if self.decision is None:
             if not self.used:
                 return "none (session not used)"
-            return "none (not reached: Redis failed or the request is running)"
+            return ("none: not reached (Redis failed with on_backend_error = degrade, "
+                    "or the request had not finished)")
         action = self.decision.action.value
         if self.decision.delete_old:
             return f"delete the old key (invalidated or regenerated), then {action}"
         return action
 
+    @property
+    def contents(self) -> Optional[Dict[str, Any]]:
+        """The session's data: as copied when the decision was taken or, when no
+        decision was taken, what the session holds in memory (None: never loaded)."""
+        if self.decision is not None or self.session is None:
+            return self.data
+        return self.session._data  # type: ignore[no-any-return]
+
     # -- recording (called by the session machinery) ------------------------
 
-    def _op(self, name: str, outcome: str, ttl: Optional[int] = None) -> None:
+    def _op(self, name: str, outcome: str) -> None:
         self.operations.append((name, outcome))
-        self._ttls.append(ttl)
 
     def settled(self, view: SessionView, decision: Decision, data: Optional[Dict[str, Any]]) -> None:
         """The session's end-of-request decision (from ``RedisSession._settle``)."""
@@ -131,12 +138,17 @@ class SessionTrace:
 
 
 class TracedStore:
-    """A store that notes each operation (and, for Redis, each command) in a trace."""
+    """A store that notes each operation (and, for Redis, each command) in a trace.
 
-    __slots__ = ("_store", "_trace", "prefix")
+    It has the operations ``RedisSession`` calls on a store; a test checks
+    that it keeps up with ``RedisStore`` and ``MemoryStore``.
+    """
+
+    __slots__ = ("_in_memory", "_store", "_trace", "prefix")
 
     def __init__(self, store: Any, trace: SessionTrace):
-        self._store = store.recording(trace.commands) if isinstance(store, RedisStore) else store
+        self._in_memory = not isinstance(store, RedisStore)
+        self._store = store if self._in_memory else store.recording(trace.commands)
         self._trace = trace
         self.prefix = store.prefix
 
@@ -144,61 +156,65 @@ class TracedStore:
     def client(self) -> Any:
         return self._store.client
 
-    def _memory(self, command: str, session_id: str, arguments: str, reply: Any, start: float) -> None:
-        # A memory:// store sends nothing; show what it stands for, labelled as such.
-        if not isinstance(self._store, RedisStore):
-            self._trace.commands.append(
-                SentCommand(command, self.prefix + session_id, f"{arguments} (memory://, in process)".lstrip(),
-                            _summary(reply), time.perf_counter() - start))
+    def _memory(self, start: float, reply: Any, method: str, *args: Any, **kwargs: Any) -> None:
+        # A memory:// store sends nothing: show the command it stands for, as the
+        # recording client would have shown it (``method`` and its arguments are
+        # those of the redis-py call RedisStore makes), labelled as such.
+        if self._in_memory:
+            command, key, arguments = describe_call(method, args, kwargs)
+            self._trace.commands.append(SentCommand(
+                command, key, f"{arguments} (memory://, in process)".lstrip(), summarize(reply),
+                time.perf_counter() - start))
 
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
         start = time.perf_counter()
         raw: Optional[bytes] = self._store.load(session_id, ttl)
-        self._memory("GETEX" if ttl else "GET", session_id, f"EX {ttl}" if ttl else "", raw, start)
-        self._trace._op("load", "missing" if raw is None else "found", ttl)
+        key = self.prefix + session_id
+        if ttl:
+            self._memory(start, raw, "getex", key, ex=ttl)
+        else:
+            self._memory(start, raw, "get", key)
+        self._trace._op("load", "missing" if raw is None else "found")
+        self._trace._extended |= bool(ttl) and raw is not None
         return raw
 
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         start = time.perf_counter()
         created = bool(self._store.create(session_id, data, ttl))
-        self._memory("SET", session_id, f"<{len(data)} bytes> NX" + (f" EX {ttl}" if ttl else ""), created, start)
-        self._trace._op("create", "written" if created else "taken", ttl)
+        self._memory(start, created, "set", self.prefix + session_id, data, ex=ttl, nx=True)
+        self._trace._op("create", "written" if created else "taken")
         return created
 
     def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
         start = time.perf_counter()
         self._store.save(session_id, data, ttl)
-        self._memory("SET", session_id, f"<{len(data)} bytes>" + (f" EX {ttl}" if ttl else ""), True, start)
-        self._trace._op("save", "written", ttl)
+        self._memory(start, True, "set", self.prefix + session_id, data, ex=ttl)
+        self._trace._op("save", "written")
 
     def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> Any:
         start = time.perf_counter()
         reply = self._store.checked_save(session_id, loaded, data, ttl)
-        self._memory("EVALSHA", session_id, "checked-write", reply, start)
+        self._memory(start, reply, "evalsha", CHECKED_WRITE_SHA, 1, self.prefix + session_id,
+                     *checked_write_args(loaded, data, ttl))
         if isinstance(reply, int):
             outcome = ("written" if data is not None else "deleted") if reply == 1 else "gone"
         else:
             outcome = "conflict"
-        self._trace._op("checked_save", outcome, ttl)
+        self._trace._op("checked_save", outcome)
         return reply
 
     def refresh(self, session_id: str, ttl: int) -> None:
         start = time.perf_counter()
         self._store.refresh(session_id, ttl)
-        self._memory("EXPIRE", session_id, str(ttl), True, start)
-        self._trace._op("refresh", "done", ttl)
+        self._memory(start, True, "expire", self.prefix + session_id, ttl)
+        self._trace._op("refresh", "done")
+        self._trace._extended = True
 
     def delete(self, session_id: str) -> None:
         start = time.perf_counter()
         self._store.delete(session_id)
-        self._memory("DEL", session_id, "", True, start)
+        self._memory(start, None, "delete", self.prefix + session_id)  # (MemoryStore does not say)
         self._trace._op("delete", "done")
-
-
-def _summary(reply: Any) -> str:
-    if isinstance(reply, (bytes, bytearray)):
-        return f"<{len(reply)} bytes>"
-    return str(reply)
 
 
 class TracedFactory:

@@ -212,7 +212,9 @@ def test_a_failed_load_leaves_no_decision(redis_server):
     trace = traced.last
     assert [c.command for c in trace.commands] == ["GETEX"] and trace.commands[0].reply.startswith("error: ")
     assert trace.used and trace.decision is None
-    assert trace.action == "none (not reached: Redis failed or the request is running)"
+    assert trace.action == ("none: not reached (Redis failed with on_backend_error = degrade, "
+                            "or the request had not finished)")
+    assert trace.contents == {"n": 1}  # what the degraded session held in memory (never stored)
     assert [type(r) for r in trace.reports] == [SessionBackendError]
     # The message keeps redis-py's own text (its repr would be just "network:ConnectionError").
     assert str(trace.reports[0]).startswith("Redis failed during load: ConnectionError: ")
@@ -294,3 +296,20 @@ def test_data_that_cannot_be_copied_is_shown_as_its_repr():
     generator = (n for n in range(3))
     trace.settled(None, Decision(Action.NOTHING), {"g": generator})  # type: ignore[arg-type]
     assert list(trace.data) == ["(not copyable)"] and "generator" in trace.data["(not copyable)"]
+
+
+def test_the_traced_store_has_every_operation_a_session_calls():
+    """A store operation the session starts to use must be traced too, or traced requests would fail."""
+    import inspect
+    import re
+
+    from pyramid_session_redis import session as session_module
+    from pyramid_session_redis.memory import MemoryStore
+    from pyramid_session_redis.store import RedisStore
+    from pyramid_session_redis.trace import TracedStore
+
+    called = set(re.findall(r"store\.(\w+)\(", inspect.getsource(session_module)))
+    assert {"load", "create", "save", "checked_save", "refresh", "delete"} <= called
+    for name in called:
+        assert callable(getattr(TracedStore, name, None)), name
+        assert callable(getattr(RedisStore, name)) and callable(getattr(MemoryStore, name)), name
