@@ -76,19 +76,19 @@ class SessionFactory:
         session = RedisSession(request, self)
         environ = getattr(request, "environ", None)  # (stand-in requests of unit tests may have none)
         trace = environ.get(TRACE_KEY) if environ else None
-        session_store: Optional[Union[RedisStore, MemoryStore]]
-        if self._client_callable is not None:
-            # The 1.x contract: the callable is given the request and the redis options.
-            callable_, opts = self._client_callable, self._redis_options
-            session_store = RedisStore(prefix=self.options["prefix"], client_for=lambda: callable_(request, **opts))
-            if trace is None:
-                session._factory = _PerRequest(self, session_store)
-        else:
-            session_store = self.store
         if trace is not None:
             trace.session = session
-            session._factory = TracedFactory(self, session_store, trace)
+            store = self.store if self._client_callable is None else self._callable_store(request)
+            session._factory = TracedFactory(self, store, trace)
+        elif self._client_callable is not None:
+            session._factory = _PerRequest(self, self._callable_store(request))
         return session
+
+    def _callable_store(self, request: Any) -> RedisStore:
+        """A store of the request's own (``redis_client_callable``): the 1.x contract
+        gives the callable the request and the redis options."""
+        callable_, opts = self._client_callable, self._redis_options
+        return RedisStore(prefix=self.options["prefix"], client_for=lambda: callable_(request, **opts))
 
     @property
     def client(self) -> Any:
