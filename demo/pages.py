@@ -101,8 +101,8 @@ def session_page(
     log: Optional[List[LoggedRequest]],
 ) -> str:
     rows = "".join(
-        f"<tr><td><code>{esc(key)}</code></td><td><code>{esc(json.dumps(value, default=repr))}</code></td></tr>"
-        for key, value in sorted(contents.items())
+        f"<tr><td><code>{esc(str(key))}</code></td><td><code>{esc(json.dumps(value, default=repr))}</code></td></tr>"
+        for key, value in sorted(contents.items(), key=lambda item: str(item[0]))
     )
     if rows:
         contents_html = f'<table id="contents"><tr><th>key</th><th>value (as JSON)</th></tr>{rows}</table>'

@@ -38,8 +38,7 @@ def describe(command: SentCommand, shorten: bool = False) -> str:
     key = command.key
     if shorten and len(key) > 12:
         key = key[:8] + "..."
-    words = " ".join(part for part in (command.command, key, command.arguments) if part)
-    return f"{words} -> {command.reply} ({command.seconds * 1000:.1f} ms)"
+    return f"{command._replace(key=key)} -> {command.reply} ({command.seconds * 1000:.1f} ms)"
 
 
 class LoggedRequest(NamedTuple):
