@@ -29,13 +29,13 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from . import options as option_table
 from .connection import location_url
-from .cookies import SessionIdSigner, Signer, plausible_id
+from .cookies import SENT_OLD_SECRET, SIGNATURE_SIZE, CookieJar, SessionIdSigner, plausible_id
 from .exceptions import InvalidSetting, SessionBackendError
-from .factory import SessionFactory
+from .factory import make_factory
 from .payload import decode as decode_payload
 from .store import RedisStore
 
@@ -60,7 +60,6 @@ _LOCATION_OPTIONS = (
     "redis_sentinels", "redis_sentinel_master", "redis_sentinel_password",
 )
 _GLOB_SPECIALS = frozenset("*?[]\\")
-_SIGNATURE_SIZE = 64  # HMAC-SHA512, as SessionIdSigner signs
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -103,7 +102,7 @@ class Target:
     prefix: str
     deserialize: Callable[[bytes], Any]
     serializer: str  # for messages
-    signer: Optional[Signer]  # None: the settings have no secret to verify cookie values with
+    cookies: Optional[CookieJar]  # None: the settings have no secret to verify cookie values with
     location: str  # where Redis is, password hidden
     db: int
     cluster: bool
@@ -153,9 +152,11 @@ def load_target(args: argparse.Namespace) -> Target:
     if unsigned:
         options["cookie_signer"] = _NoSigner()
     try:
-        values = option_table.validate(options, setting)
-    except InvalidSetting as exc:
+        # The application's own checks and factory; it connects to nothing yet.
+        factory = make_factory(options, setting)
+    except InvalidSetting as exc:  # a bad value, TLS files without TLS, a database on a cluster...
         raise Failure(USAGE, f"{args.config_uri}: {exc}") from None
+    values = factory.options
 
     url = location_url(values)
     if url is not None and url.startswith("memory:"):
@@ -170,20 +171,15 @@ def load_target(args: argparse.Namespace) -> Target:
             f"{setting('redis_client_callable')} builds the Redis client inside the application, per request: "
             "give --redis-url (and --cluster for a Redis Cluster) to say where the sessions are",
         )
-    try:
-        factory = SessionFactory(values)
-    except InvalidSetting as exc:  # TLS files without TLS, a database on a cluster...
-        raise Failure(USAGE, f"{args.config_uri}: {exc}") from None
     store = factory.store
     assert isinstance(store, RedisStore)  # memory:// and redis_client_callable were refused above
-    signer = factory.cookies.signer
-    location, db = describe_location(values)
+    location, db = describe_location(values, store)
     return Target(
         store=store,
-        prefix=values["prefix"],
+        prefix=store.prefix,
         deserialize=factory.deserialize,
         serializer=_serializer_name(values),
-        signer=None if isinstance(signer, _NoSigner) else signer,
+        cookies=None if unsigned else factory.cookies,
         location=location,
         db=db,
         cluster=values["redis_cluster"],
@@ -215,24 +211,17 @@ def hide_password(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _url_db(url: str, default: int) -> int:
-    """The database a redis://, rediss:// or unix:// URL selects (redis-py reads ``?db=`` first, then the path)."""
-    parts = urlsplit(url)
-    found = parse_qs(parts.query).get("db")
-    text = found[0] if found else ("" if parts.scheme == "unix" else parts.path.strip("/"))
-    return int(text) if text.isdigit() else default
-
-
-def describe_location(values: Dict[str, Any]) -> Tuple[str, int]:
-    """Where the sessions are, as shown to the operator (no password), and the database number."""
+def describe_location(values: Dict[str, Any], store: RedisStore) -> Tuple[str, int]:
+    """Where the sessions are, as shown to the operator (no password), and the database number
+    (as the client has it: a URL's database wins over ``redis_db``; always 0 on a cluster)."""
     password = " (with a password)" if values["redis_password"] is not None else ""
-    db: int = values["redis_db"]
+    db = 0 if values["redis_cluster"] else int(store.client.connection_pool.connection_kwargs.get("db") or 0)
     if values["redis_sentinels"] is not None:
         hosts = ", ".join(f"{host}:{port}" for host, port in values["redis_sentinels"])
         return f"the master {values['redis_sentinel_master']!r} of the sentinels {hosts}{password}", db
     url = location_url(values)
     if url is not None:
-        return hide_password(url) + password, 0 if values["redis_cluster"] else _url_db(url, db)
+        return hide_password(url) + password, db
     if values["redis_unix_socket_path"] is not None:
         return f"unix://{values['redis_unix_socket_path']}{password}", db
     scheme = "rediss" if values["redis_ssl"] else "redis"
@@ -485,20 +474,16 @@ class Given:
         return self.text if plausible_id(self.text) else None
 
 
-def read_id(text: str, signer: Optional[Signer]) -> Given:
-    if signer is not None and text.isascii():
-        try:
-            if isinstance(signer, SessionIdSigner):
-                session_id, current = signer.verify(text.encode("ascii"))
-                how = setting("secret") if current else f"one of {setting('secret_fallbacks')}"
-            else:
-                session_id = signer.loads(text.encode("ascii"))
+def read_id(text: str, cookies: Optional[CookieJar]) -> Given:
+    """The ID argument, verified as a cookie value the way the application verifies its cookie."""
+    if cookies is not None:
+        session_id, sent = cookies.verify_value(text)
+        if session_id is not None:
+            if not isinstance(cookies.signer, SessionIdSigner):
                 how = setting("cookie_signer")
-        except Exception:  # a custom signer may raise anything for a value it did not sign
-            pass
-        else:
-            if plausible_id(session_id):
-                return Given(text, session_id, f"a cookie value verified with {how}")
+            else:
+                how = setting("secret") if sent != SENT_OLD_SECRET else f"one of {setting('secret_fallbacks')}"
+            return Given(text, session_id, f"a cookie value verified with {how}")
     return Given(text, None, "")
 
 
@@ -507,7 +492,7 @@ def looks_signed(text: str) -> bool:
     if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:  # (a length base64 never has)
         return False
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    return len(raw) > _SIGNATURE_SIZE and plausible_id(raw[_SIGNATURE_SIZE:].decode("latin-1"))
+    return len(raw) > SIGNATURE_SIZE and plausible_id(raw[SIGNATURE_SIZE:].decode("latin-1"))
 
 
 def not_found(given: Given, target: Target) -> Failure:
@@ -519,7 +504,7 @@ def not_found(given: Given, target: Target) -> Failure:
             "expired, deleted, or another application's",
         )
     if looks_signed(given.text):
-        if target.signer is None:
+        if target.cookies is None:
             return Failure(
                 USAGE,
                 f"{given.text[:20]}... looks like a signed cookie value, and the settings give no "
@@ -559,7 +544,7 @@ def pretty(data: Any) -> str:
 
 
 def cmd_show(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int:
-    given = read_id(args.id, target.signer)
+    given = read_id(args.id, target.cookies)
     session_id = given.verified or given.raw
     found = target.store.peek(session_id) if session_id is not None else None
     if found is None or session_id is None:
@@ -595,7 +580,7 @@ def cmd_show(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO)
 
 
 def cmd_delete(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int:
-    given = read_id(args.id, target.signer)
+    given = read_id(args.id, target.cookies)
     session_id = given.verified or given.raw
     if session_id is None or not target.store.remove(session_id):
         raise not_found(given, target)

@@ -19,7 +19,7 @@ SALT = b"pyramid_session_redis."
 MAX_COOKIE_LENGTH = 4096  # a longer cookie is rejected before any hashing
 # What CookieJar.read says about the cookie: 0 is falsy, so ``if sent`` still reads well.
 NO_COOKIE, SENT, SENT_OLD_SECRET = 0, 1, 2
-_SIG_SIZE = hashlib.sha512().digest_size
+SIGNATURE_SIZE = _SIG_SIZE = hashlib.sha512().digest_size  # HMAC-SHA512
 # base64.urlsafe_b64encode/-decode, without their Python-level wrappers.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
@@ -209,6 +209,11 @@ class CookieJar:
         value = self._value(request)
         if value is None:
             return None, NO_COOKIE
+        return self.verify_value(value)
+
+    def verify_value(self, value: str) -> Tuple[Optional[str], int]:
+        """``read()`` for a cookie value given as text (the operators' tool takes
+        one pasted from a browser): ``(session_id or None, SENT or SENT_OLD_SECRET)``."""
         if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
             return None, SENT
         sent = SENT

@@ -839,10 +839,11 @@ def test_the_prompt_hides_the_password(tmp_path, redis_client, monkeypatch, caps
 )
 def test_where_the_sessions_are_is_described_without_secrets(settings, shown):
     from pyramid_session_redis import options as option_table
+    from pyramid_session_redis.factory import make_factory
 
-    values = option_table.validate({**option_table.parse_settings(
+    factory = make_factory({**option_table.parse_settings(
         {f"redis.sessions.{k}": v for k, v in settings.items()}), "secret": "s"})
-    assert cli.describe_location(values) == shown
+    assert cli.describe_location(factory.options, factory.store) == shown  # (nothing connects)
 
 
 def test_hide_password():
