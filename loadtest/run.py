@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from tests.redis_server import terminate
+
 from . import topology as topologies
 from .load import NOT_ERRORS, OK, Load, fetch_stats, gaps, summarise
 
@@ -85,12 +87,7 @@ class AppServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.process = None

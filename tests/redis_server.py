@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 
 def find_redis_server() -> Optional[str]:
@@ -107,6 +107,16 @@ def wait_ready(process: Optional[subprocess.Popen[bytes]], ping: Callable[[], bo
         time.sleep(0.02)
     return False
 
+
+
+def terminate(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM and wait (10 s at most), then SIGKILL: a server stopped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        process.kill()
+        process.wait()
 
 class RedisServer:
     """``with RedisServer() as server: server.url``"""
@@ -197,12 +207,7 @@ class RedisServer:
 
     def stop(self, keep_dir: bool = False) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             self.process = None
         if self._dir is not None and not keep_dir:
             self._dir.cleanup()

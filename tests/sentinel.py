@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import redis
 
-from .redis_server import RedisServer, find_redis_server, free_port, wait_ready
+from .redis_server import RedisServer, find_redis_server, free_port, terminate, wait_ready
 
 SERVICE = "mymaster"
 DOWN_AFTER_MS = 1000
@@ -118,12 +118,7 @@ class SentinelProcess:
 
     def _terminate(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             self.process = None
 
     def stop(self) -> None:
