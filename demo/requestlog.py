@@ -22,8 +22,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from pyramid_session_redis.store import SentCommand
-from pyramid_session_redis.trace import SessionTrace, request_trace, trace_request
+from pyramid_session_redis.trace import SentCommand, SessionTrace, request_trace, trace_request
 
 #: Where the log lives: ``request.registry[LOG_KEY]``.
 LOG_KEY = "demo.request_log"

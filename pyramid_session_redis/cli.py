@@ -177,9 +177,9 @@ def load_target(args: argparse.Namespace) -> Target:
     return Target(
         store=store,
         prefix=store.prefix,
-        deserialize=factory.deserialize,
+        deserialize=factory.settings.deserialize,
         serializer=_serializer_name(values),
-        cookies=None if unsigned else factory.cookies,
+        cookies=None if unsigned else factory.settings.cookies,
         location=location,
         db=db,
         cluster=values["redis_cluster"],

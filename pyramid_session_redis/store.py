@@ -1,15 +1,17 @@
-"""The only module that talks to Redis.
+"""The request commands: what serving a session sends to Redis.
 
+``Store`` is what a session needs of a store; ``RedisStore`` does it with
+Redis (``memory.MemoryStore`` in process, ``trace.TracedStore`` recording).
 Every method sends exactly one single-key command, so sessions work unchanged
 on Redis Cluster.  Keys are ``prefix + session_id``; values are bytes.
+Operators' commands (SCAN, UNLINK) live in ``keyspace``.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import time
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Optional, Protocol, Sequence, Tuple, TypeVar, Union
 
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
@@ -49,6 +51,35 @@ def fingerprint(raw: Union[bytes, str]) -> str:
 def checked_write_args(loaded: Union[bytes, str], data: Optional[bytes], ttl: Optional[int]) -> Tuple[Any, ...]:
     """CHECKED_WRITE's ARGV: the loaded payload's SHA-1, the new payload, the TTL, "del"."""
     return (fingerprint(loaded), data if data is not None else b"", ttl or "", "del" if data is None else "")
+
+
+class Store(Protocol):
+    """The operations a session performs on its store, one command each."""
+
+    prefix: str
+
+    @property
+    def client(self) -> Any:
+        """The Redis client behind the store (None for memory://)."""
+
+    def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
+        """The payload (None: no such session); with ``ttl``, refresh the TTL in the same command."""
+
+    def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
+        """Store a new session; False, and nothing written, when the id is taken."""
+
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
+        """Store the session, whatever the key held."""
+
+    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
+        """Store ``data`` (None: delete) only if the key still holds ``loaded``:
+        WRITTEN, GONE, or what the key holds now."""
+
+    def refresh(self, session_id: str, ttl: int) -> None:
+        """Set the session's TTL."""
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session."""
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -232,78 +263,3 @@ class RedisStore:
         """``UNLINK`` one session; True when it existed (``delete`` does not say,
         and need not: a request does not care, an operator does)."""
         return bool(self.client.unlink(self.prefix + session_id))
-
-    def recording(self, sent: List[SentCommand]) -> RedisStore:
-        """This store, with every command it sends appended to ``sent`` (for
-        ``pyramid_session_redis.trace``; costs nothing when not asked for)."""
-        store = self
-        return RedisStore(prefix=self.prefix, client_for=lambda: _RecordingClient(store.client, sent))
-
-
-class SentCommand(NamedTuple):
-    """One command a request sent to Redis, as shown by the demo and the toolbar panel."""
-
-    command: str  # e.g. "GETEX"
-    key: str
-    arguments: str  # what followed the key, with payloads shown as their size
-    reply: str  # the reply, summarized the same way (or the error)
-    seconds: float
-
-    def __str__(self) -> str:
-        return " ".join(part for part in (self.command, self.key, self.arguments) if part)
-
-
-def summarize(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, str) and len(value) > 40:
-        return f"<{len(value)} characters>"
-    return str(value)
-
-
-def describe_call(name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[str, str, str]:
-    """(COMMAND, key, arguments) for a redis-py call made by this module."""
-    if name in ("eval", "evalsha"):
-        script = "checked-write" if args[0] in (CHECKED_WRITE, CHECKED_WRITE_SHA) else summarize(args[0])
-        key = args[2] if len(args) > 2 else ""
-        rest = [script, *(summarize(a) for a in args[3:] if a not in ("", b""))]
-    else:
-        key = args[0] if args else ""
-        rest = [summarize(a) for a in args[1:]]
-    for option, value in kwargs.items():
-        if value is True:
-            rest.append(option.upper())
-        elif value is not None and value is not False:
-            rest += [option.upper(), summarize(value)]
-    return _COMMANDS.get(name, name.upper()), str(key), " ".join(rest)
-
-
-_COMMANDS = {"delete": "DEL"}  # redis-py methods not named after their command
-
-
-class _RecordingClient:
-    """A redis-py client stand-in that notes each call before passing it on."""
-
-    __slots__ = ("_client", "_sent")
-
-    def __init__(self, client: Any, sent: List[SentCommand]):
-        self._client = client
-        self._sent = sent
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-        sent = self._sent
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            command, key, arguments = describe_call(name, args, kwargs)
-            start = time.perf_counter()
-            try:
-                reply = method(*args, **kwargs)
-            except Exception as exc:
-                error = f"error: {type(exc).__name__}: {exc}"
-                sent.append(SentCommand(command, key, arguments, error, time.perf_counter() - start))
-                raise
-            sent.append(SentCommand(command, key, arguments, summarize(reply), time.perf_counter() - start))
-            return reply
-
-        return call

@@ -14,19 +14,20 @@ used::
     ...
     trace.commands                   # after the request has finished
 
-A request that is not traced pays one dictionary look-up.  A traced request
-records through a wrapper around the store and the factory's hooks; the
-session code itself only tells the trace its end-of-request decision.
+A request that is not traced pays one dictionary look-up.  A traced session
+is given a recording store (``TracedStore``) and hooks that note each report
+and the end-of-request decision; the session code does not know it is traced.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .policy import Decision, SessionView
-from .store import CHECKED_WRITE_SHA, RedisStore, SentCommand, checked_write_args, describe_call, summarize
+from .resolved import Hooks, Reporter
+from .store import CHECKED_WRITE, CHECKED_WRITE_SHA, CheckedResult, RedisStore, Store, checked_write_args
 
 #: The key in ``request.environ`` under which a request's trace lives.
 TRACE_KEY = "pyramid_session_redis.trace"
@@ -107,29 +108,30 @@ class SessionTrace:
     def contents(self) -> Optional[Dict[str, Any]]:
         """The session's data: as copied when the decision was taken or, when no
         decision was taken, what the session holds in memory (None: never loaded)."""
-        if self.decision is not None or self.session is None:
+        if self.decision is not None or self.session is None or not self.session._loaded:
             return self.data
-        return self.session._data  # type: ignore[no-any-return]
+        contents: Dict[str, Any] = self.session._data
+        return contents
 
     # -- recording (called by the session machinery) ------------------------
 
     def _op(self, name: str, outcome: str) -> None:
         self.operations.append((name, outcome))
 
-    def settled(self, view: SessionView, decision: Decision, data: Optional[Dict[str, Any]]) -> None:
-        """The session's end-of-request decision (from ``RedisSession._settle``)."""
+    def settled(self, view: SessionView, decision: Decision, data: Dict[str, Any]) -> None:
+        """The session's end-of-request decision (the ``decided`` hook, from ``persist.settle``)."""
         self.view, self.decision = view, decision
         try:
             self.data = copy.deepcopy(data)
         except Exception:  # something that cannot be copied: show what it was
             self.data = {"(not copyable)": repr(data)}
 
-    def store_for(self, store: Any) -> TracedStore:
-        return TracedStore(store, self)
+    def hooks_for(self, hooks: Hooks) -> Hooks:
+        """The factory's hooks, noting each report and the decision first."""
+        return Hooks(self._reporter(hooks.invalid), self._reporter(hooks.conflict),
+                     self._reporter(hooks.backend_error), self.settled)
 
-    def reporter(self, hook: Optional[Callable[[Any, Exception], Any]]) -> Callable[[Any, Exception], Any]:
-        """The factory's hook, noting each report first."""
-
+    def _reporter(self, hook: Optional[Reporter]) -> Reporter:
         def report(request: Any, exc: Exception) -> Any:
             self.reports.append(exc)
             return hook(request, exc) if hook is not None else None
@@ -140,15 +142,22 @@ class SessionTrace:
 class TracedStore:
     """A store that notes each operation (and, for Redis, each command) in a trace.
 
-    It has the operations ``RedisSession`` calls on a store; a test checks
-    that it keeps up with ``RedisStore`` and ``MemoryStore``.
+    A ``Store`` itself (mypy checks it), around a ``RedisStore``, whose client
+    is wrapped to record, or a ``MemoryStore``, whose operations are shown as
+    the commands they stand for.
     """
 
     __slots__ = ("_in_memory", "_store", "_trace", "prefix")
 
-    def __init__(self, store: Any, trace: SessionTrace):
+    def __init__(self, store: Store, trace: SessionTrace):
         self._in_memory = not isinstance(store, RedisStore)
-        self._store = store if self._in_memory else store.recording(trace.commands)
+        if self._in_memory:
+            self._store = store
+        else:
+            # (built on first use, as the store's own client is)
+            self._store = RedisStore(
+                prefix=store.prefix, client_for=lambda: _RecordingClient(store.client, trace.commands)
+            )
         self._trace = trace
         self.prefix = store.prefix
 
@@ -191,7 +200,7 @@ class TracedStore:
         self._memory(start, True, "set", self.prefix + session_id, data, ex=ttl)
         self._trace._op("save", "written")
 
-    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> Any:
+    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
         start = time.perf_counter()
         reply = self._store.checked_save(session_id, loaded, data, ttl)
         self._memory(start, reply, "evalsha", CHECKED_WRITE_SHA, 1, self.prefix + session_id,
@@ -217,21 +226,6 @@ class TracedStore:
         self._trace._op("delete", "done")
 
 
-class TracedFactory:
-    """The factory, as one traced session sees it: its store and hooks record."""
-
-    def __init__(self, factory: Any, store: Any, trace: SessionTrace):
-        self._factory = factory
-        self.store = trace.store_for(store)
-        self.trace = trace
-        self.invalid_logger = trace.reporter(factory.invalid_logger)
-        self.conflict_logger = trace.reporter(factory.conflict_logger)
-        self.backend_error_logger = trace.reporter(factory.backend_error_logger)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._factory, name)
-
-
 def trace_request(request: Any) -> SessionTrace:
     """Trace what ``request`` does with its session; call before ``request.session`` is first used.
 
@@ -249,3 +243,72 @@ def trace_request(request: Any) -> SessionTrace:
 def request_trace(request: Any) -> Optional[SessionTrace]:
     """The trace of ``request``, if it is traced."""
     return request.environ.get(TRACE_KEY)  # type: ignore[no-any-return]
+
+
+class SentCommand(NamedTuple):
+    """One command a request sent to Redis, as shown by the demo and the toolbar panel."""
+
+    command: str  # e.g. "GETEX"
+    key: str
+    arguments: str  # what followed the key, with payloads shown as their size
+    reply: str  # the reply, summarized the same way (or the error)
+    seconds: float
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.command, self.key, self.arguments) if part)
+
+
+def summarize(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str) and len(value) > 40:
+        return f"<{len(value)} characters>"
+    return str(value)
+
+
+def describe_call(name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[str, str, str]:
+    """(COMMAND, key, arguments) for a redis-py call made by this module."""
+    if name in ("eval", "evalsha"):
+        script = "checked-write" if args[0] in (CHECKED_WRITE, CHECKED_WRITE_SHA) else summarize(args[0])
+        key = args[2] if len(args) > 2 else ""
+        rest = [script, *(summarize(a) for a in args[3:] if a not in ("", b""))]
+    else:
+        key = args[0] if args else ""
+        rest = [summarize(a) for a in args[1:]]
+    for option, value in kwargs.items():
+        if value is True:
+            rest.append(option.upper())
+        elif value is not None and value is not False:
+            rest += [option.upper(), summarize(value)]
+    return _COMMANDS.get(name, name.upper()), str(key), " ".join(rest)
+
+
+_COMMANDS = {"delete": "DEL"}  # redis-py methods not named after their command
+
+
+class _RecordingClient:
+    """A redis-py client stand-in that notes each call before passing it on."""
+
+    __slots__ = ("_client", "_sent")
+
+    def __init__(self, client: Any, sent: List[SentCommand]):
+        self._client = client
+        self._sent = sent
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        sent = self._sent
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            command, key, arguments = describe_call(name, args, kwargs)
+            start = time.perf_counter()
+            try:
+                reply = method(*args, **kwargs)
+            except Exception as exc:
+                error = f"error: {type(exc).__name__}: {exc}"
+                sent.append(SentCommand(command, key, arguments, error, time.perf_counter() - start))
+                raise
+            sent.append(SentCommand(command, key, arguments, summarize(reply), time.perf_counter() - start))
+            return reply
+
+        return call

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import redis
 
-from pyramid_session_redis import session as session_module
+from pyramid_session_redis import lifecycle as session_module
 from pyramid_session_redis.store import CHECKED_WRITE
 
 from .redis_server import RedisServer

@@ -157,7 +157,7 @@ def test_degrade_against_a_hanging_redis_answers_within_the_timeout():
                                       redis_socket_timeout=0.2, redis_socket_connect_timeout=0.2,
                                       on_backend_error="degrade", func_backend_error_logger=reports)
         app = TestApp(make_wsgi(factory))
-        app.set_cookie("session", factory.cookies.signer.dumps("x" * 43).decode())
+        app.set_cookie("session", factory.settings.cookies.signer.dumps("x" * 43).decode())
         started = time.monotonic()
         assert app.get("/read?key=k").text == "None"
         assert time.monotonic() - started < 3

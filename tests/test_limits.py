@@ -57,7 +57,7 @@ def test_a_new_session_over_the_limit_stores_nothing(redis_server, redis_client)
 
 def test_the_default_limit_is_one_mebibyte(redis_server, redis_client):
     app = make_app(redis_server.url, views=VIEWS)
-    assert app.factory.max_payload_bytes == 1024 * 1024
+    assert app.factory.settings.max_payload_bytes == 1024 * 1024
     app.get("/big?n=1000000")  # a 1 MB session is allowed
     with pytest.raises(SessionPayloadTooLarge):
         app.get(f"/big?n={1024 * 1024}")
@@ -83,11 +83,11 @@ def test_limit_from_ini(redis_server):
     factory = session_factory_from_settings({
         "redis.sessions.secret": "s", "redis.sessions.redis_url": redis_server.url,
         "redis.sessions.max_payload_bytes": "4096"})
-    assert factory.max_payload_bytes == 4096
+    assert factory.settings.max_payload_bytes == 4096
     factory = session_factory_from_settings({
         "redis.sessions.secret": "s", "redis.sessions.redis_url": redis_server.url,
         "redis.sessions.max_payload_bytes": "none"})
-    assert factory.max_payload_bytes is None
+    assert factory.settings.max_payload_bytes is None
 
 
 def test_an_oversized_cookie_is_refused_before_any_redis_command(redis_server, redis_client, commands):

@@ -188,7 +188,7 @@ def test_ini_optional_int_none_word_is_none(name):
 def test_ini_timeout_zero_and_none_mean_no_timeout(text):
     f = from_ini(timeout=text)
     assert f.options["timeout"] is None
-    assert f.rules.timeout is None
+    assert f.settings.rules.timeout is None
 
 
 def test_ini_timeout_number():
@@ -258,7 +258,7 @@ def test_ini_empty_secret_is_rejected():
 def test_ini_dotted_name_func_invalid_logger():
     f = from_ini(func_invalid_logger="tests.test_options.log_invalid")
     assert f.options["func_invalid_logger"] is log_invalid
-    assert f.invalid_logger is log_invalid
+    assert f.hooks.invalid is log_invalid
 
 
 def test_ini_dotted_name_with_colon_form():
@@ -268,20 +268,20 @@ def test_ini_dotted_name_with_colon_form():
 
 def test_ini_dotted_names_serialize_and_deserialize_together():
     f = from_ini(serialize="tests.test_options.my_serialize", deserialize="tests.test_options.my_deserialize")
-    assert f.serialize is my_serialize
-    assert f.deserialize is my_deserialize
+    assert f.settings.serialize is my_serialize
+    assert f.settings.deserialize is my_deserialize
 
 
 def test_ini_dotted_name_id_generator():
     f = from_ini(id_generator="tests.test_options.my_id_generator")
-    assert f.new_id is my_id_generator
+    assert f.settings.new_id is my_id_generator
 
 
 def test_ini_dotted_name_cookie_signer():
     settings = {P + "cookie_signer": "tests.test_options.MY_SIGNER"}
     f = session_factory_from_settings(settings)
     assert f.options["cookie_signer"] is MY_SIGNER
-    assert f.cookies.signer is MY_SIGNER
+    assert f.settings.cookies.signer is MY_SIGNER
 
 
 def test_ini_dotted_name_none_word_is_none():
@@ -330,7 +330,7 @@ def test_ini_samesite_none_is_the_attribute_value_and_needs_secure():
 def test_ini_samesite_empty_value_omits_attribute(text):
     f = from_ini(cookie_samesite=text)
     assert f.options["cookie_samesite"] is None
-    assert "samesite" not in f.cookies._set_kwargs
+    assert "samesite" not in f.settings.cookies._set_kwargs
 
 
 def test_ini_samesite_rejects_other_words():
@@ -544,7 +544,7 @@ def test_both_secret_and_signer_in_ini_names_keys():
 
 def test_signer_alone_is_enough():
     f = RedisSessionFactory(cookie_signer=MY_SIGNER)
-    assert f.cookies.signer is MY_SIGNER
+    assert f.settings.cookies.signer is MY_SIGNER
 
 
 def test_empty_secret_is_rejected():
@@ -608,12 +608,12 @@ def test_samesite_none_without_secure_is_rejected():
 def test_samesite_none_with_secure_is_accepted():
     f = factory(cookie_samesite="none", cookie_secure=True)
     assert f.options["cookie_samesite"] == "None"
-    assert f.cookies._set_kwargs["samesite"] == "None"
+    assert f.settings.cookies._set_kwargs["samesite"] == "None"
 
 
 def test_samesite_python_none_omits_attribute():
     f = factory(cookie_samesite=None)
-    assert "samesite" not in f.cookies._set_kwargs
+    assert "samesite" not in f.settings.cookies._set_kwargs
 
 
 def test_client_callable_with_connection_pool_is_rejected():
@@ -650,12 +650,12 @@ def test_id_generator_raising_fails_at_creation():
 
 def test_id_generator_valid_is_used():
     f = factory(id_generator=my_id_generator)
-    assert f.new_id() == "fixed-session-id"
+    assert f.settings.new_id() == "fixed-session-id"
 
 
 def test_default_id_generator_makes_distinct_urlsafe_ids():
     f = factory()
-    a, b = f.new_id(), f.new_id()
+    a, b = f.settings.new_id(), f.settings.new_id()
     assert a != b
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", a)
 
@@ -704,7 +704,7 @@ def test_settings_key():
 
 
 def test_rules_defaults():
-    rules = factory().rules
+    rules = factory().settings.rules
     assert rules.timeout == 1200
     assert rules.redis_ttl is True
     assert rules.track_expiry is False
@@ -715,7 +715,7 @@ def test_rules_defaults():
 
 
 def test_rules_lru_mode_tracks_expiry_with_half_timeout_trigger():
-    rules = factory(set_redis_ttl=False, timeout=1200).rules
+    rules = factory(set_redis_ttl=False, timeout=1200).settings.rules
     assert rules.redis_ttl is False
     assert rules.track_expiry is True
     assert rules.trigger == 600
@@ -723,18 +723,18 @@ def test_rules_lru_mode_tracks_expiry_with_half_timeout_trigger():
 
 
 def test_rules_lru_mode_odd_timeout_trigger_rounds_down():
-    assert factory(set_redis_ttl=False, timeout=61).rules.trigger == 30
+    assert factory(set_redis_ttl=False, timeout=61).settings.rules.trigger == 30
 
 
 def test_rules_lru_mode_trigger_zero_turns_trigger_off():
-    rules = factory(set_redis_ttl=False, timeout_trigger=0).rules
+    rules = factory(set_redis_ttl=False, timeout_trigger=0).settings.rules
     assert rules.track_expiry is True
     assert rules.trigger == 0
     assert rules.getex_on_load is False
 
 
 def test_rules_timeout_trigger_tracks_expiry():
-    rules = factory(timeout_trigger=600).rules
+    rules = factory(timeout_trigger=600).settings.rules
     assert rules.track_expiry is True
     assert rules.trigger == 600
     assert rules.getex_on_load is False
@@ -742,7 +742,7 @@ def test_rules_timeout_trigger_tracks_expiry():
 
 
 def test_rules_no_timeout_means_no_tracking_and_no_getex():
-    rules = factory(timeout=0).rules
+    rules = factory(timeout=0).settings.rules
     assert rules.timeout is None
     assert rules.track_expiry is False
     assert rules.trigger == 0
@@ -750,31 +750,31 @@ def test_rules_no_timeout_means_no_tracking_and_no_getex():
 
 
 def test_rules_no_timeout_ignores_python_expires_and_trigger():
-    rules = factory(timeout=None, python_expires=True, timeout_trigger=30).rules
+    rules = factory(timeout=None, python_expires=True, timeout_trigger=30).settings.rules
     assert rules.track_expiry is False
     assert rules.trigger == 0
     assert rules.getex_on_load is False
 
 
 def test_rules_python_expires_true_tracks_with_trigger_zero():
-    rules = factory(python_expires=True).rules
+    rules = factory(python_expires=True).settings.rules
     assert rules.track_expiry is True
     assert rules.trigger == 0
     assert rules.getex_on_load is False
 
 
 def test_rules_python_expires_false_in_lru_mode_does_not_track():
-    rules = factory(python_expires=False, set_redis_ttl=False).rules
+    rules = factory(python_expires=False, set_redis_ttl=False).settings.rules
     assert rules.track_expiry is False
     assert rules.trigger == 0
     assert rules.getex_on_load is False
 
 
 def test_rules_from_ini_match_python():
-    assert from_ini(set_redis_ttl="false", timeout="1200").rules == factory(set_redis_ttl=False, timeout=1200).rules
-    assert from_ini(detect_changes="off", invalidate_empty_session="0").rules == factory(
+    assert from_ini(set_redis_ttl="false", timeout="1200").settings.rules == factory(set_redis_ttl=False, timeout=1200).settings.rules
+    assert from_ini(detect_changes="off", invalidate_empty_session="0").settings.rules == factory(
         detect_changes=False, invalidate_empty_session=False
-    ).rules
+    ).settings.rules
 
 
 # -- positional arguments, as 1.8 accepted them -------------------------------------------

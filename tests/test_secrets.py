@@ -89,9 +89,9 @@ def test_cookie_jar_reports_an_old_signature(redis_server):
 
     factory = RedisSessionFactory(secret=NEW, secret_fallbacks=[OLD], redis_url=redis_server.url)
     request = Request.blank("/", headers={"Cookie": "session=" + SessionIdSigner(OLD).dumps("abc").decode()})
-    assert factory.cookies.read(request) == ("abc", SENT_OLD_SECRET)
+    assert factory.settings.cookies.read(request) == ("abc", SENT_OLD_SECRET)
     request = Request.blank("/", headers={"Cookie": "session=" + SessionIdSigner(NEW).dumps("abc").decode()})
-    assert factory.cookies.read(request) == ("abc", SENT)
+    assert factory.settings.cookies.read(request) == ("abc", SENT)
 
 
 def test_signatures_are_compared_in_constant_time(monkeypatch):

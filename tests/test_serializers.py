@@ -34,7 +34,7 @@ def only_value(client):
 def plant_1x_pickle_session(app, client, data, timeout=1200):
     """What 1.x with its default (pickle) serializer left in Redis, and the browser's cookie for it."""
     client.set("legacy-id", pickle.dumps({"m": data, "c": 1_700_000_000, "v": 1, "t": timeout}), ex=timeout)
-    app.set_cookie("session", app.factory.cookies.signer.dumps("legacy-id").decode())
+    app.set_cookie("session", app.factory.settings.cookies.signer.dumps("legacy-id").decode())
 
 
 def test_pickle_by_name_stores_pickle_and_warns_why(redis_server, redis_client, caplog):

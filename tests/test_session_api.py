@@ -182,7 +182,7 @@ def test_invalidate_without_reading_deletes_by_cookie_id(redis_server, redis_cli
 
 @pytest.fixture
 def clock_at(monkeypatch):
-    from pyramid_session_redis import session as session_module
+    from pyramid_session_redis import lifecycle as session_module
 
     def set_time(now: int) -> None:
         monkeypatch.setattr(session_module, "current_time", lambda: now)

@@ -239,7 +239,7 @@ def test_do_refresh_is_one_expire(redis_server):
     trace = traced.last
     assert [(c.command, c.arguments) for c in trace.commands][-1] == ("EXPIRE", "1200")
     assert ("refresh", "done") in trace.operations and trace.refreshed
-    assert trace.session._factory.store.client is not None  # the traced store still hands out the client
+    assert trace.session._store.client is not None  # the traced store still hands out the client
 
 
 def test_a_merge_shows_the_conflict_and_the_retry(redis_server, redis_client):
@@ -298,18 +298,24 @@ def test_data_that_cannot_be_copied_is_shown_as_its_repr():
     assert list(trace.data) == ["(not copyable)"] and "generator" in trace.data["(not copyable)"]
 
 
-def test_the_traced_store_has_every_operation_a_session_calls():
-    """A store operation the session starts to use must be traced too, or traced requests would fail."""
+def test_every_store_has_every_operation_a_session_calls():
+    """A store operation the session starts to use must be in the Store protocol, and
+    every store (the traced one too) must have it with the same parameters."""
     import inspect
     import re
 
-    from pyramid_session_redis import session as session_module
+    from pyramid_session_redis import lifecycle, loading, persist, session
     from pyramid_session_redis.memory import MemoryStore
-    from pyramid_session_redis.store import RedisStore
+    from pyramid_session_redis.store import RedisStore, Store
     from pyramid_session_redis.trace import TracedStore
 
-    called = set(re.findall(r"store\.(\w+)\(", inspect.getsource(session_module)))
-    assert {"load", "create", "save", "checked_save", "refresh", "delete"} <= called
-    for name in called:
-        assert callable(getattr(TracedStore, name, None)), name
-        assert callable(getattr(RedisStore, name)) and callable(getattr(MemoryStore, name)), name
+    operations = {name for name, value in vars(Store).items() if inspect.isfunction(value) and not name.startswith("_")}
+    assert operations == {"load", "create", "save", "checked_save", "refresh", "delete"}
+    called = set()
+    for module in (lifecycle, loading, persist, session):
+        called |= set(re.findall(r"store\.(\w+)\(", inspect.getsource(module)))
+    assert called == operations
+    for name in operations:
+        wanted = list(inspect.signature(getattr(Store, name)).parameters)
+        for store in (RedisStore, MemoryStore, TracedStore):
+            assert len(list(inspect.signature(getattr(store, name)).parameters)) == len(wanted), (store, name)

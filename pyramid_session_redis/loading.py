@@ -1,0 +1,82 @@
+"""Turning a request's cookie into a stored session, or the reason there is none.
+
+``load`` reads the cookie, loads the payload (one command) and checks it.
+What is wrong comes back as an ``InvalidSession_*`` exception (not raised: the
+session reports it and starts afresh); only two things propagate: a Redis
+failure (``SessionBackendError``) and, when ``deserialized_fails_new`` is
+false, an undecodable payload (``RawDeserializationError``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NamedTuple, Union
+
+from . import payload as payload_format
+from .cookies import SENT_OLD_SECRET
+from .exceptions import (
+    InvalidSession,
+    InvalidSession_BadCookie,
+    InvalidSession_DeserializationError,
+    InvalidSession_NoSessionCookie,
+    InvalidSession_NotInBackend,
+    InvalidSession_PayloadLegacy,
+    InvalidSession_PayloadTimeout,
+    RawDeserializationError,
+)
+from .resolved import SessionSettings
+from .store import Store
+
+log = logging.getLogger("pyramid_session_redis")
+
+
+class Loaded(NamedTuple):
+    """A stored session, as this request found it."""
+
+    session_id: str
+    raw: bytes  # the payload as loaded: the base of a checked write
+    payload: payload_format.Payload
+    resign: bool  # the cookie was signed with a fallback secret: send it again, signed anew
+    migrate: bool  # a pickled payload: store it again, as JSON
+
+
+def load(request: Any, settings: SessionSettings, store: Store, now: int) -> Union[Loaded, InvalidSession]:
+    """The session the request's cookie leads to, or why it leads nowhere."""
+    session_id, sent = settings.cookies.read(request)
+    if session_id is None:
+        if sent:
+            return InvalidSession_BadCookie("session cookie could not be verified")
+        return InvalidSession_NoSessionCookie("no session cookie")
+    rules = settings.rules
+    raw = store.load(session_id, rules.timeout if rules.getex_on_load else None)
+    if raw is None:
+        return InvalidSession_NotInBackend("session is not in Redis (expired or evicted)")
+    try:
+        loaded = payload_format.decode(settings.deserialize(raw))
+    except InvalidSession as exc:  # an unknown payload version
+        return exc
+    except Exception as exc:
+        if not settings.deserialized_fails_new:
+            raise RawDeserializationError(exc) from exc
+        if settings.log_undecodable:
+            log.warning("pyramid_session_redis: a stored session payload cannot be decoded (%r); "
+                        "starting a new session", exc)
+        return InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}")
+    migrate = settings.pickle_migration and payload_format.is_pickle(raw)
+    if migrate:
+        unfit = _json_cannot_hold(loaded)
+        if unfit is not None:
+            return unfit
+    if rules.track_expiry and loaded.expires is not None and now >= loaded.expires:
+        return InvalidSession_PayloadTimeout("session expired by the expiry in its payload")
+    return Loaded(session_id, raw, loaded, sent == SENT_OLD_SECRET, migrate)
+
+
+def _json_cannot_hold(loaded: payload_format.Payload) -> Union[InvalidSession, None]:
+    """A pickled session migrates only if JSON can hold its values; else it is replaced."""
+    try:
+        encoded = payload_format.encode(loaded.data, loaded.created, loaded.timeout, loaded.expires)
+        payload_format.json_serialize(encoded)
+    except (TypeError, ValueError) as exc:
+        return InvalidSession_PayloadLegacy(f"pickled session cannot be stored as JSON: {exc}")
+    return None

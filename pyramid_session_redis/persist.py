@@ -1,0 +1,232 @@
+"""The write path: carrying out a storage decision against the session's store.
+
+``policy`` decides what to do with a session at the end of a request; this
+module does it: create under a fresh id, write over what was loaded (checked),
+save, refresh or delete, and merge-and-retry when another request wrote
+first.  The end of the request (``settle``) and ``do_persist()``
+(``persist_now``) store a payload through the same ``store_payload``.
+Time comes in as ``now``; nothing here reads a clock of its own.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
+
+from . import merge
+from . import payload as payload_format
+from .exceptions import SessionBackendError, SessionConflict, SessionPayloadTooLarge
+from .policy import Action, Decision, storage_decision, write_terms
+from .store import GONE, WRITTEN
+
+if TYPE_CHECKING:
+    from .lifecycle import SessionState
+
+_CREATE_ATTEMPTS = 5
+_WRITE_ATTEMPTS = 12
+_RETRY_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by session id: bounded, no clean-up
+_SERIALIZED = (Action.CREATE, Action.SAVE, Action.SAVE_IF_CHANGED)
+
+
+def settle(session: SessionState, now: int) -> None:
+    """End of the request: ask the policy for the one storage action, and carry it out."""
+    if session._regenerated_from is not None and not session._cookie_sent:
+        # regenerate_id() without a cookie to tell the browser the new id:
+        # keep the session where the browser's cookie points (and drop a
+        # copy that do_persist() wrote under the new id).
+        if session._stored:
+            session._doomed = session._session_id
+            session._raw = None  # what the old key holds is no longer known: write it whole
+        else:
+            session._doomed = None
+        session._session_id, session._stored, session._dirty = session._regenerated_from, True, True
+        session._regenerated_from = None
+    view = session._view()
+    decision = storage_decision(view, session._settings.rules, now)
+    if session._hooks.decided is not None:
+        session._hooks.decided(view, decision, session._data)
+    carry_out(session, decision)
+
+
+def carry_out(session: SessionState, decision: Decision) -> None:
+    """Send what ``decision`` asks for: at most one command, unless a write must merge."""
+    store = session._store
+    action = decision.action
+    if action in _SERIALIZED:
+        # Serialized first: a session too large to store leaves Redis as it was.
+        data = serialized(session, decision.expires)
+    if decision.delete_old:
+        store.delete(cast(str, session._doomed))  # (delete_old: the policy saw a doomed id)
+        session._doomed = None
+    if action is Action.NOTHING:
+        return
+    if action is Action.DELETE:
+        if session._settings.checked_writes:
+            _checked_write(session, None, None, None)
+        else:
+            store.delete(session._sid)
+        return
+    if action is Action.REFRESH:
+        store.refresh(session._sid, cast(int, decision.ttl))  # (the policy refreshes only with a TTL)
+        return
+    if action is Action.SAVE_IF_CHANGED and data == session._raw:
+        if decision.otherwise is Action.REFRESH:
+            store.refresh(session._sid, cast(int, decision.ttl))
+        return
+    store_payload(session, action is Action.CREATE, data, decision.ttl, decision.expires)
+
+
+def persist_now(session: SessionState, now: int) -> None:
+    """``do_persist()``: store the session now, under the id it already has.
+
+    A failure is reported and raised to the view, and marks the session
+    degraded: the end of the request must not store the change after all
+    (Redis may be back by then) nor fail again.
+    """
+    rules = session._settings.rules
+    expires, ttl = write_terms(session._view(), rules, now)
+    data = serialized(session, expires)
+    try:
+        store_payload(session, not session._stored, data, ttl, expires if rules.track_expiry else None)
+    except SessionBackendError as exc:
+        session._degraded = True
+        if session._hooks.backend_error is not None:
+            session._hooks.backend_error(session.request, exc)
+        raise
+
+
+def store_payload(session: SessionState, create: bool, data: bytes, ttl: Optional[int], expires: Optional[int]) -> None:
+    """Write a serialized session: SET NX under a fresh id when it is new; else a
+    checked write (``on_conflict`` merge or raise) or a plain SET."""
+    if create:
+        _create(session, data, ttl)
+    elif session._settings.checked_writes:
+        _checked_write(session, data, ttl, expires)
+        return
+    else:
+        session._store.save(session._sid, data, ttl)
+    _mark_stored(session, data, expires)
+
+
+def serialized(session: SessionState, expires: Optional[int]) -> bytes:
+    """The payload to store, refused (``SessionPayloadTooLarge``) when over ``max_payload_bytes``."""
+    settings = session._settings
+    data = settings.serialize(payload_format.encode(session._data, session._created, session._timeout, expires))
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    limit = settings.max_payload_bytes
+    if limit is not None and len(data) > limit and data != session._raw:  # already stored: not new
+        raise SessionPayloadTooLarge(len(data), limit)
+    return data  # type: ignore[no-any-return]  # (what a user's serialize returns is not typed)
+
+
+def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
+    """SET NX under a fresh id; on the (astronomically rare) clash, draw another."""
+    settings = session._settings
+    for _ in range(_CREATE_ATTEMPTS):
+        if session._store.create(session._sid, data, ttl):
+            return
+        session._session_id = settings.new_id()
+        if session._response is not None:
+            settings.cookies.set(session._response, session._session_id, session._cookie_overrides)
+    raise RuntimeError(f"id_generator gave {_CREATE_ATTEMPTS} ids in a row that are already in Redis")
+
+
+def _mark_stored(session: SessionState, data: bytes, expires: Optional[int]) -> None:
+    session._raw = data
+    session._stored = True
+    session._dirty = False
+    session._exposed = False
+    session._keep = False
+    session._expires = expires
+    session._expires_pinned = False
+    session._ttl_mismatch = False
+
+
+def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
+    """Store ``data`` (None: delete) only if Redis still holds what this request
+    loaded; otherwise merge this request's changes into what is there now, and
+    try again (``on_conflict``).  One command when nobody else wrote."""
+    store = session._store
+    if session._raw is None:
+        store.save(session._sid, cast(bytes, data), ttl)  # (None, a delete without a base, is not expected here)
+        _written(session, WRITTEN, data, expires, ())
+        return
+    reply = store.checked_save(session._sid, session._raw, data, ttl)
+    if type(reply) is int:
+        _written(session, reply, data, expires, ())
+        return
+    # Another request wrote first.  The requests of this process that collide
+    # on this session retry one at a time; otherwise, with many at once, each
+    # one's merge is overtaken by another's write, again and again.
+    if not session._settings.merge_conflicts:
+        raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
+    with _RETRY_LOCKS[hash(session._session_id) % len(_RETRY_LOCKS)]:
+        _merge_and_retry(session, reply, data, ttl, expires)
+
+
+def _merge_and_retry(
+    session: SessionState, reply: Any, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]
+) -> None:
+    settings, store = session._settings, session._store
+    overwritten: List[str] = []
+    for attempt in range(_WRITE_ATTEMPTS):
+        loaded = _decoded(session, session._raw) or {}
+        theirs = _decoded(session, reply)
+        if theirs is None:
+            theirs = loaded  # what is there cannot be read: this request's whole session replaces it
+        merged, keys = merge.merge(loaded, session._data, theirs, session._increments or {})
+        overwritten += keys
+        session._data = merged
+        session._raw = reply  # the new base; our increments stay ours to add
+        data = serialized(session, expires) if (merged or not settings.rules.invalidate_empty) else None
+        result = store.checked_save(session._sid, reply, data, ttl)
+        if type(result) is int:
+            _written(session, result, data, expires, overwritten)
+            return
+        # Overtaken again, by a request of another process: step aside for a
+        # random moment, longer each time (at most 50 ms), then merge into a
+        # fresh read, so that the merge is not stale before it is sent.
+        time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
+        fresh = store.load(session._sid)
+        if fresh is None:
+            _written(session, GONE, data, expires, overwritten)
+            return
+        reply = fresh
+    raise SessionConflict(f"the session kept changing under {_WRITE_ATTEMPTS} attempts to merge into it")
+
+
+def _written(
+    session: SessionState, result: Any, data: Optional[bytes], expires: Optional[int], overwritten: Sequence[str]
+) -> None:
+    """After a checked write: WRITTEN, or GONE (invalidated, regenerated away or expired meanwhile)."""
+    if result != WRITTEN:
+        session._stored = False
+        if data is not None:
+            ended = "the session ended while this request ran; its changes were dropped"
+            _conflict(session, SessionConflict(ended, gone=True))
+        return
+    if overwritten:
+        keys = tuple(sorted(set(overwritten)))
+        kept = f"kept this request's value of {list(keys)}, which another request also changed"
+        _conflict(session, SessionConflict(kept, keys=keys))
+    session._increments = None  # added in; a later do_persist() counts from here
+    if data is None:
+        session._stored = False
+    else:
+        _mark_stored(session, data, expires)
+
+
+def _decoded(session: SessionState, raw: Any) -> Optional[Dict[str, Any]]:
+    """The managed dict of a stored payload, or None if it cannot be read."""
+    try:
+        return payload_format.decode(session._settings.deserialize(raw)).data
+    except Exception:
+        return None
+
+
+def _conflict(session: SessionState, exc: SessionConflict) -> None:
+    if session._hooks.conflict is not None:
+        session._hooks.conflict(session.request, exc)
