@@ -35,6 +35,7 @@ from .kinds import (
     STR,
     Kind,
 )
+from .location import location_url, url_database
 
 SETTINGS_PREFIX = "redis.sessions."
 
@@ -172,11 +173,19 @@ def _unknown(name: str, shown_as: Callable[[str], str]) -> InvalidSetting:
 
 def _bad(opt: Option, shown: str, value: Any, why: str = "") -> InvalidSetting:
     detail = f" ({why})" if why else ""
-    return InvalidSetting(f"{shown} = {value!r} is not valid{detail}: {opt.name} accepts {opt.kind.accepts}")
+    return InvalidSetting(f"{shown} = {value!r} is not valid{detail}: {shown} accepts {opt.kind.accepts}")
 
 
-def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) -> Dict[str, Any]:
-    """Check keyword options against the table; return every option, defaults filled in."""
+def validate(
+    kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str, *, require_signer: bool = True
+) -> Dict[str, Any]:
+    """Check keyword options against the table; return every option, defaults filled in.
+
+    ``shown_as`` names a setting in messages as the user wrote it (``settings_key``
+    for ini settings).  ``require_signer=False`` accepts options without
+    ``secret`` or ``cookie_signer``, for tools that read sessions but never
+    check a cookie; every other check still runs.
+    """
     values = {name: opt.default for name, opt in OPTIONS.items()}
     for name, value in kwargs.items():
         opt = OPTIONS.get(name)
@@ -186,7 +195,7 @@ def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) ->
             values[name] = opt.kind.check(value)
         except ValueError:
             raise _bad(opt, shown_as(name), value) from None
-    _check_combinations(values, shown_as)
+    _check_combinations(values, shown_as, require_signer)
     return values
 
 
@@ -217,9 +226,10 @@ def settings_key(name: str) -> str:
     return SETTINGS_PREFIX + name
 
 
-def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) -> None:
+def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str], require_signer: bool) -> None:
     s = shown_as
-    if (values["secret"] is None) == (values["cookie_signer"] is None):
+    signers = (values["secret"] is not None) + (values["cookie_signer"] is not None)
+    if signers == 2 or (signers == 0 and require_signer):
         raise InvalidSetting(
             f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)"
         )
@@ -258,6 +268,7 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) 
     if values["redis_client_callable"] is not None and values["redis_connection_pool"] is not None:
         raise InvalidSetting(f"give {s('redis_client_callable')} or {s('redis_connection_pool')}, not both")
     _check_topology(values, shown_as)
+    _check_location(values, shown_as)
 
 
 def _check_serializer(values: Dict[str, Any], s: Callable[[str], str]) -> None:
@@ -314,6 +325,44 @@ def _check_topology(values: Dict[str, Any], s: Callable[[str], str]) -> None:
         raise InvalidSetting(f"{s('redis_ssl')} cannot be used with {s('redis_unix_socket_path')}")
     if values["redis_ssl_keyfile"] is not None and values["redis_ssl_certfile"] is None:
         raise InvalidSetting(f"{s('redis_ssl_keyfile')} needs {s('redis_ssl_certfile')}")
+
+
+def _check_location(values: Dict[str, Any], s: Callable[[str], str]) -> None:
+    """TLS and Cluster settings that the URL the client will use cannot honour.
+
+    That URL may come from $REDIS_URL, so these run last: the other checks
+    speak of the settings alone.
+    """
+    url = location_url(values)
+    if values["redis_client_callable"] is not None or (url and url.startswith("memory:")):
+        return  # no client of ours is built: there is no connection to check
+    tls = url.startswith("rediss://") if url else values["redis_ssl"]
+    if not tls and values["redis_ssl"]:
+        # A unix:// redis_url, or no location at all: $REDIS_URL or the default
+        # redis://localhost.  Either way the connection would be clear text.
+        raise InvalidSetting(
+            f"{s('redis_ssl')} = true but Redis is reached through a {str(url).split(':', 1)[0]}:// URL "
+            f"({s('redis_url')}, $REDIS_URL or the default), which does not use TLS: "
+            f"give a rediss:// {s('redis_url')}, or {s('redis_host')} with {s('redis_ssl')}"
+        )
+    if not tls:
+        # TLS files without TLS are a mistake worth stopping for: the
+        # connection would go out in clear text.
+        for name in ("redis_ssl_ca_certs", "redis_ssl_certfile", "redis_ssl_keyfile"):
+            if values[name] is not None:
+                raise InvalidSetting(
+                    f"{s(name)} is set but the connection to Redis does not use TLS: "
+                    f"use a rediss:// {s('redis_url')}, or {s('redis_ssl')} = true"
+                )
+    if values["redis_cluster"] and url:
+        db = url_database(url)
+        if db not in ("", "0"):
+            # (redis-py would refuse it too, but only at the first request.)
+            source = s("redis_url") if values["redis_url"] else "$REDIS_URL"
+            raise InvalidSetting(
+                f"{source} selects database {db!r}, but a Redis Cluster ({s('redis_cluster')}) has only "
+                "database 0: leave the database out of the URL or make it /0"
+            )
 
 
 def reference_rst() -> str:
