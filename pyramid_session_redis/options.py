@@ -48,6 +48,11 @@ class Option:
     doc: str
     group: str
 
+    @property
+    def doc_rst(self) -> str:
+        """``doc`` with its `code` spans made RST literals, as the generated docs show it."""
+        return self.doc.replace("`", "``").replace("````", "``")
+
 
 _OPTIONS: Tuple[Option, ...] = (
     # -- signing ------------------------------------------------------------
@@ -394,7 +399,7 @@ def reference_rst() -> str:
             f"    *{opt.kind.name}*, default ``{default}``; ini: ``{settings_key(opt.name)}``"
             + (" (Python only)" if opt.kind.python_only else ""),
             "",
-            "    " + opt.doc.replace("`", "``").replace("````", "``"),
+            "    " + opt.doc_rst,
             "",
         ]
     return "\n".join(lines)

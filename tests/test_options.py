@@ -1078,3 +1078,42 @@ def test_require_signer_false_names_ini_keys_too():
     with pytest.raises(InvalidSetting, match=re.escape("redis.sessions.redis_db must be 0")):
         options.validate(options.parse_settings({P + "redis_cluster": "true", P + "redis_db": "1"}),
                          options.settings_key, require_signer=False)
+
+
+# -- help(RedisSessionFactory): the signature and docstring come from the table ---------------
+
+
+def test_the_factory_signature_lists_every_option_with_its_default_as_a_keyword():
+    import inspect
+
+    params = inspect.signature(RedisSessionFactory).parameters
+    assert list(params) == list(options.OPTIONS)
+    for name, opt in options.OPTIONS.items():
+        assert params[name].default == opt.default, name
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_the_factory_docstring_keeps_its_intro_and_lists_every_option_with_its_default():
+    import inspect
+
+    doc = inspect.getdoc(RedisSessionFactory)
+    assert doc.startswith("Build a Pyramid session factory that keeps sessions in Redis.")
+    assert "raises\n``pyramid_session_redis.exceptions.InvalidSetting``" in doc  # the intro, whole
+    for name, opt in options.OPTIONS.items():
+        assert f"``{name}={opt.default!r}``" in doc, name
+    # each option's doc follows its name (first words, before any wrapping)
+    entry = doc.index("``timeout=1200``")
+    assert doc[entry:].split("\n", 1)[1].lstrip().startswith("Seconds of inactivity after which a session expires.")
+
+
+def test_the_factory_still_takes_the_18_positional_order_despite_its_keyword_signature():
+    built = RedisSessionFactory("s3cret", 60, "sid")
+    assert (built.options["secret"], built.options["timeout"], built.options["cookie_name"]) == ("s3cret", 60, "sid")
+
+
+def test_pydoc_shows_every_option():
+    import pydoc
+
+    text = pydoc.render_doc(RedisSessionFactory, renderer=pydoc.plaintext)
+    for name in options.OPTIONS:
+        assert f"{name}=" in text, name
