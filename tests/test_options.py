@@ -1117,3 +1117,7 @@ def test_pydoc_shows_every_option():
     text = pydoc.render_doc(RedisSessionFactory, renderer=pydoc.plaintext)
     for name in options.OPTIONS:
         assert f"{name}=" in text, name
+
+
+def test_an_optional_choice_takes_none_in_python():
+    assert options.validate({"secret": "s", "serializer": None})["serializer"] is None
