@@ -5,11 +5,13 @@ The public face only; each piece lives in a module of its own.
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from typing import Any, Mapping
 
 from .cookies import check_response_allow_cookies
 from .factory import SessionFactory, make_factory
-from .options import parse_settings, positional, settings_key
+from .options import OPTIONS, parse_settings, positional, settings_key
 from .session import RedisSession
 
 __version__ = "2.0.0.dev0"
@@ -44,6 +46,34 @@ def RedisSessionFactory(*args: Any, **options: Any) -> SessionFactory:
     ``ConfigurationError`` and a ``ValueError``) that names it.
     """
     return make_factory(positional(args, options) if args else options)
+
+
+def _describe_options(factory: Any) -> None:
+    """Give ``factory`` a signature and docstring listing every option with its default.
+
+    ``*args, **options`` is what the function takes (it checks them against the
+    table itself), but ``help()``, ``inspect.signature``, Sphinx and IDEs show
+    these instead, so that every option can be seen where the factory is called.
+    The 1.8 positional order is still accepted, but shown as keywords, which is
+    how new code should pass them.
+    """
+    factory.__signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt.default) for name, opt in OPTIONS.items()],
+        return_annotation=SessionFactory,
+    )
+    lines = ["Every option, with its default:", ""]
+    group = None
+    for name, opt in OPTIONS.items():
+        if opt.group != group:
+            group = opt.group
+            lines.append(group)
+        lines.append(f"    ``{name}={opt.default!r}``")
+        lines += textwrap.wrap(opt.doc_rst, 76, initial_indent=" " * 8, subsequent_indent=" " * 8)
+    # (The docstring's own lines are indented by 4, which inspect.cleandoc removes.)
+    factory.__doc__ = factory.__doc__.rstrip() + "\n\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
+
+
+_describe_options(RedisSessionFactory)
 
 
 def session_factory_from_settings(settings: Mapping[str, Any]) -> SessionFactory:

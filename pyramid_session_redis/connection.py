@@ -6,21 +6,18 @@ and threads.  redis-py connects lazily, so building it needs no server.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TypeVar, Union
-from urllib.parse import parse_qs, urlsplit
 
 import redis
 
-from .exceptions import InvalidSetting
+from .location import location_url as location_url  # (also imported from here by cli.py)
 from .memory import MemoryStore
 from .store import RedisStore
 
 if TYPE_CHECKING:
     from redis.cluster import RedisCluster
 
-DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_connect_timeout
 
 
@@ -78,45 +75,14 @@ def callable_options(options: Dict[str, Any]) -> Dict[str, Any]:
 _SSL_OPTIONS = ("ca_certs", "certfile", "keyfile", "cert_reqs", "check_hostname")
 
 
-def location_url(options: Dict[str, Any]) -> Optional[str]:
-    """The URL the client connects to, or None when host/port/socket/pool say where.
-
-    With no Redis location given at all, ``$REDIS_URL`` is used, then
-    ``redis://localhost:6379/0``.
-    """
-    url: Optional[str] = options["redis_url"]
-    if url or options["redis_sentinels"] is not None:
-        return url
-    if any(options[name] is not None for name in
-           ("redis_host", "redis_port", "redis_unix_socket_path", "redis_connection_pool")):
-        return None
-    return os.environ.get("REDIS_URL") or DEFAULT_URL
-
-
 def tls_options(options: Dict[str, Any], url: Optional[str]) -> Dict[str, Any]:
     """The ``ssl_*`` keywords for redis-py, or {} when the connection is not TLS.
 
     TLS is on with a rediss:// URL, or with ``redis_ssl`` for host/port,
-    Sentinel and Cluster.  TLS settings without TLS are a mistake worth
-    stopping for: the connection would go out in clear text.
+    Sentinel and Cluster.  TLS settings that would go unused were refused
+    with the options (``options._check_location``).
     """
-    tls = url.startswith("rediss://") if url else options["redis_ssl"]
-    if not tls and options["redis_ssl"]:
-        # A unix:// redis_url, or no location at all: $REDIS_URL or the default
-        # redis://localhost.  Either way the connection would be clear text.
-        raise InvalidSetting(
-            f"redis_ssl = true but Redis is reached through a {str(url).split(':', 1)[0]}:// URL "
-            f"(redis_url, $REDIS_URL or the default), which does not use TLS: "
-            f"give a rediss:// redis_url, or redis_host with redis_ssl"
-        )
-    if not tls:
-        stray = [f"redis_ssl_{name}" for name in ("ca_certs", "certfile", "keyfile")
-                 if options[f"redis_ssl_{name}"] is not None]
-        if stray:
-            raise InvalidSetting(
-                f"{stray[0]} is set but the connection to Redis does not use TLS: "
-                f"use a rediss:// redis_url, or redis_ssl = true"
-            )
+    if not (url.startswith("rediss://") if url else options["redis_ssl"]):
         return {}
     out = {f"ssl_{name}": options[f"redis_ssl_{name}"] for name in _SSL_OPTIONS}
     if out["ssl_cert_reqs"] == "none":
@@ -190,26 +156,10 @@ def build_store(options: Dict[str, Any]) -> Union[RedisStore, MemoryStore]:
         # A cluster client asks a node for the slot map as soon as it is built;
         # build it on first use, so that the application starts while Redis is
         # unreachable, as it does with every other kind of client.  What needs no
-        # server is checked now all the same, so that a wrong setting still stops
-        # the application at start-up rather than failing its first request.
-        _check_cluster_settings(options, url)
+        # server (TLS files, the URL's database) was checked with the options, so
+        # that a wrong setting still stops the application at start-up.
         return RedisStore(prefix=options["prefix"], client_for=_once(lambda: build_client(options)))
     return RedisStore(build_client(options), options["prefix"])
-
-
-def _check_cluster_settings(options: Dict[str, Any], url: Optional[str]) -> None:
-    """The setting errors that building the cluster client would raise, raised now."""
-    tls_options(options, url)  # TLS files without TLS
-    if not url:
-        return
-    parts = urlsplit(url)
-    # Where redis-py reads the database: ?db=N first, else the path.
-    db = parse_qs(parts.query).get("db", [parts.path.replace("/", "")])[0]
-    if db not in ("", "0"):
-        raise InvalidSetting(
-            f"redis_url selects database {db!r}, but a Redis Cluster (redis_cluster) has only database 0: "
-            "leave the database out of the URL or make it /0"
-        )
 
 
 _T = TypeVar("_T")

@@ -14,10 +14,10 @@ import time
 import pytest
 import redis
 
-from pyramid_session_redis import RedisSessionFactory
-from pyramid_session_redis.connection import DEFAULT_TIMEOUT
+from pyramid_session_redis import RedisSessionFactory, connection, location
+from pyramid_session_redis.connection import DEFAULT_TIMEOUT, tls_options
 from pyramid_session_redis.cookies import SessionIdSigner
-from pyramid_session_redis.options import parse_settings
+from pyramid_session_redis.options import parse_settings, validate
 
 from .app import SECRET, backend_failure, make_app
 from .redis_server import RedisServer
@@ -54,6 +54,35 @@ def test_ini_connect_timeout_none_and_number():
 def test_url_query_timeout_wins_over_the_option():
     factory = RedisSessionFactory(secret=SECRET, redis_url="redis://127.0.0.1:1/0?socket_timeout=0.75")
     assert _pool_kwargs(factory)["socket_timeout"] == 0.75
+
+
+# -- TLS keywords: computed from options that were checked already -------------------------
+
+
+def test_tls_options_only_computes_the_ssl_keywords():
+    """Refusing TLS files without TLS is the options' job (validate), not the client builder's."""
+    values = validate({"secret": SECRET, "redis_url": "rediss://127.0.0.1:1/0", "redis_ssl_ca_certs": "/ca.pem"})
+    assert tls_options(values, "redis://127.0.0.1:1/0") == {}
+    assert tls_options(values, "rediss://127.0.0.1:1/0") == {
+        "ssl_ca_certs": "/ca.pem", "ssl_certfile": None, "ssl_keyfile": None,
+        "ssl_cert_reqs": "required", "ssl_check_hostname": True,
+    }
+    host_port = validate({"secret": SECRET, "redis_host": "127.0.0.1", "redis_ssl": True})
+    assert tls_options(host_port, None)["ssl"] is True
+
+
+def test_the_location_url_is_still_importable_from_connection():
+    """The CLI imports it from there; it lives in location.py, which the option checks can import without redis."""
+    assert connection.location_url is location.location_url
+
+
+def test_no_location_at_all_is_redis_url_from_the_environment_then_localhost(monkeypatch):
+    values = validate({"secret": SECRET})
+    monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6380/2")
+    assert location.location_url(values) == "redis://elsewhere:6380/2"
+    monkeypatch.delenv("REDIS_URL")
+    assert location.location_url(values) == location.DEFAULT_URL == "redis://localhost:6379/0"
+    assert location.location_url({**values, "redis_host": "h"}) is None
 
 
 class SilentServer:

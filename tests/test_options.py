@@ -920,3 +920,204 @@ def test_ini_host_list_of_separators_only_is_refused():
 def test_a_ready_pool_cannot_be_combined_with_sentinel_or_cluster(topology):
     with pytest.raises(InvalidSetting, match="redis_connection_pool cannot be used with"):
         factory(redis_connection_pool=redis.ConnectionPool(), **topology)
+
+
+# -- every message names settings as the user wrote them -----------------------------------
+
+_POOL = redis.ConnectionPool()
+_CALLABLE = "tests.test_options.client_callable"
+
+# One ini configuration per combination check; Python-only values (the pool) are
+# given as objects, as settings built in code may be.
+_REFUSED_FROM_INI = {
+    "no signer": {"secret": "None"},
+    "two signers": {"cookie_signer": "tests.test_options.MY_SIGNER"},
+    "fallbacks without secret": {"secret": "None", "cookie_signer": "tests.test_options.MY_SIGNER",
+                                 "secret_fallbacks": "old"},
+    "readheavy without timeout": {"set_redis_ttl_readheavy": "true", "timeout": "0"},
+    "readheavy without ttl": {"set_redis_ttl_readheavy": "true", "set_redis_ttl": "false"},
+    "readheavy with trigger": {"set_redis_ttl_readheavy": "true", "timeout_trigger": "60"},
+    "readheavy with python_expires": {"set_redis_ttl_readheavy": "true", "python_expires": "true"},
+    "serialize alone": {"serialize": "tests.test_options.my_serialize"},
+    "serializer and serialize": {"serializer": "json", "serialize": "tests.test_options.my_serialize",
+                                 "deserialize": "tests.test_options.my_deserialize"},
+    "pickle_migration with pickle": {"pickle_migration": "true", "serializer": "pickle"},
+    "samesite None without secure": {"cookie_samesite": "None"},
+    "id_generator raising": {"id_generator": "tests.test_options.id_generator_raising"},
+    "id_generator returning a space": {"id_generator": "tests.test_options.id_generator_returning_space"},
+    "callable and pool": {"redis_client_callable": _CALLABLE, "redis_connection_pool": _POOL},
+    "sentinels without master": {"redis_sentinels": "h:1"},
+    "sentinel password without sentinels": {"redis_sentinel_password": "pw"},
+    "url with sentinels": {"redis_sentinels": "h:1", "redis_sentinel_master": "m", "redis_url": "redis://h:2"},
+    "sentinels and cluster": {"redis_sentinels": "h:1", "redis_sentinel_master": "m", "redis_cluster": "true"},
+    "sentinels and callable": {"redis_sentinels": "h:1", "redis_sentinel_master": "m",
+                               "redis_client_callable": _CALLABLE},
+    "cluster with redis_db": {"redis_cluster": "true", "redis_host": "h", "redis_db": "1"},
+    "cluster over a unix socket": {"redis_cluster": "true", "redis_unix_socket_path": "/tmp/r.sock"},
+    "cluster and callable": {"redis_cluster": "true", "redis_client_callable": _CALLABLE},
+    "memory and cluster": {"redis_url": "memory://", "redis_cluster": "true"},
+    "memory and callable": {"redis_url": "memory://", "redis_client_callable": _CALLABLE},
+    "redis_ssl with redis://": {"redis_url": "redis://h:1", "redis_ssl": "true"},
+    "redis_ssl with a unix socket": {"redis_unix_socket_path": "/tmp/r.sock", "redis_ssl": "true"},
+    "keyfile without certfile": {"redis_url": "rediss://h:1", "redis_ssl_keyfile": "/k.pem"},
+    "redis_ssl with a unix:// url": {"redis_url": "unix:///tmp/r.sock", "redis_ssl": "true"},
+    "ca_certs without TLS": {"redis_url": "redis://h:1", "redis_ssl_ca_certs": "/ca.pem"},
+    "certfile without TLS": {"redis_host": "h", "redis_ssl_certfile": "/c.pem"},
+    "database in a cluster url": {"redis_cluster": "true", "redis_url": "redis://h:1/2"},
+}
+
+
+@pytest.mark.parametrize("values", list(_REFUSED_FROM_INI.values()), ids=list(_REFUSED_FROM_INI))
+def test_every_combination_refused_from_ini_names_only_ini_keys(values):
+    with pytest.raises(InvalidSetting) as info:
+        from_ini(**values)
+    message = str(info.value)
+    assert P in message, message
+    bare = message.replace(P, P.upper())  # what is left unprefixed is the bare names
+    for name in options.OPTIONS:
+        assert not re.search(rf"(?<![\w.]){name}(?!\w)", bare), (name, message)
+
+
+def test_a_wrong_ini_value_is_named_as_the_ini_key_in_both_places():
+    with pytest.raises(InvalidSetting, match=re.escape(
+            "redis.sessions.cookie_secure = 'maybe' is not valid: redis.sessions.cookie_secure accepts true or false")):
+        from_ini(cookie_secure="maybe")
+
+
+# -- checks that depend on where the client connects (the URL, $REDIS_URL included) ----------
+
+
+def test_tls_files_without_tls_from_ini_name_the_ini_keys():
+    expected = re.escape("redis.sessions.redis_ssl_ca_certs is set but the connection to Redis does not use TLS: "
+                         "use a rediss:// redis.sessions.redis_url, or redis.sessions.redis_ssl = true")
+    with pytest.raises(InvalidSetting, match=f"^{expected}$"):
+        from_ini(redis_url="redis://127.0.0.1:1/0", redis_ssl_ca_certs="/ca.pem")
+
+
+def test_redis_ssl_with_a_unix_url_from_ini_names_the_ini_keys():
+    expected = re.escape("redis.sessions.redis_ssl = true but Redis is reached through a unix:// URL "
+                         "(redis.sessions.redis_url, $REDIS_URL or the default), which does not use TLS")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(redis_url="unix:///tmp/psr-no-such.sock", redis_ssl="true")
+
+
+def test_redis_ssl_with_a_plain_redis_url_from_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(InvalidSetting, match=r"^redis_ssl = true but Redis is reached through a redis:// URL"):
+        factory(redis_ssl=True)
+
+
+def test_tls_files_with_a_rediss_url_from_the_environment_are_accepted(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "rediss://127.0.0.1:1/0")
+    values = options.validate({"secret": "s", "redis_ssl_ca_certs": "/ca.pem"})
+    assert values["redis_ssl_ca_certs"] == "/ca.pem"
+
+
+def test_a_database_in_a_cluster_url_from_ini_names_the_ini_keys():
+    expected = re.escape("redis.sessions.redis_url selects database '2', but a Redis Cluster "
+                         "(redis.sessions.redis_cluster) has only database 0")
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(redis_cluster="true", redis_url="redis://127.0.0.1:7000?db=2")
+
+
+def test_a_database_in_a_cluster_url_from_the_environment_names_redis_url_env(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:7000/3")
+    with pytest.raises(InvalidSetting, match=re.escape("$REDIS_URL selects database '3', but a Redis Cluster (redis_cluster)")):
+        factory(redis_cluster=True)
+
+
+@pytest.mark.parametrize("values", [
+    {"redis_url": "redis://127.0.0.1:1/0", "redis_ssl_ca_certs": "/ca.pem"},
+    {"redis_ssl": True, "redis_url": "unix:///tmp/psr-no-such.sock"},
+    {"redis_cluster": True, "redis_url": "redis://127.0.0.1:7000/1"},
+], ids=["tls-files", "redis_ssl-unix", "cluster-db"])
+def test_location_checks_run_in_validate_without_building_a_client(values):
+    with pytest.raises(InvalidSetting):
+        options.validate({"secret": "s", **values})
+
+
+@pytest.mark.parametrize("location", [
+    {"redis_url": "memory://"},
+    {"redis_client_callable": client_callable},
+], ids=["memory", "client-callable"])
+def test_tls_files_are_not_checked_where_no_client_of_ours_connects(location):
+    """As before the checks moved: neither builds a redis-py client from these options."""
+    values = options.validate({"secret": "s", "redis_ssl_ca_certs": "/ca.pem", **location})
+    assert values["redis_ssl_ca_certs"] == "/ca.pem"
+
+
+# -- validating without a signer (tools that read sessions but check no cookie) ---------------
+
+
+def test_require_signer_false_accepts_options_without_secret_or_signer():
+    values = options.validate({"redis_url": "redis://127.0.0.1:1/0"}, require_signer=False)
+    assert values["secret"] is None and values["cookie_signer"] is None
+    assert values["redis_url"] == "redis://127.0.0.1:1/0"
+
+
+def test_a_signer_is_required_by_default():
+    with pytest.raises(InvalidSetting, match="give exactly one of secret and cookie_signer"):
+        options.validate({"redis_url": "redis://127.0.0.1:1/0"})
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"secret": "s", "cookie_signer": MY_SIGNER}, "give exactly one of secret and cookie_signer"),
+    ({"secret": "  "}, "secret is empty"),
+    ({"timeout": -1}, "timeout = -1 is not valid"),
+    ({"redis_cluster": True, "redis_db": 1}, "redis_db must be 0 with redis_cluster"),
+    ({"redis_url": "redis://127.0.0.1:1/0", "redis_ssl_ca_certs": "/ca.pem"}, "redis_ssl_ca_certs is set but"),
+])
+def test_require_signer_false_skips_no_other_check(values, message):
+    with pytest.raises(InvalidSetting, match=re.escape(message)):
+        options.validate(values, require_signer=False)
+
+
+def test_require_signer_false_names_ini_keys_too():
+    with pytest.raises(InvalidSetting, match=re.escape("redis.sessions.timeout = -5 is not valid")):
+        options.validate(options.parse_settings({P + "timeout": -5}), options.settings_key, require_signer=False)
+    with pytest.raises(InvalidSetting, match=re.escape("redis.sessions.redis_db must be 0")):
+        options.validate(options.parse_settings({P + "redis_cluster": "true", P + "redis_db": "1"}),
+                         options.settings_key, require_signer=False)
+
+
+# -- help(RedisSessionFactory): the signature and docstring come from the table ---------------
+
+
+def test_the_factory_signature_lists_every_option_with_its_default_as_a_keyword():
+    import inspect
+
+    params = inspect.signature(RedisSessionFactory).parameters
+    assert list(params) == list(options.OPTIONS)
+    for name, opt in options.OPTIONS.items():
+        assert params[name].default == opt.default, name
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_the_factory_docstring_keeps_its_intro_and_lists_every_option_with_its_default():
+    import inspect
+
+    doc = inspect.getdoc(RedisSessionFactory)
+    assert doc.startswith("Build a Pyramid session factory that keeps sessions in Redis.")
+    assert "raises\n``pyramid_session_redis.exceptions.InvalidSetting``" in doc  # the intro, whole
+    for name, opt in options.OPTIONS.items():
+        assert f"``{name}={opt.default!r}``" in doc, name
+    # each option's doc follows its name (first words, before any wrapping)
+    entry = doc.index("``timeout=1200``")
+    assert doc[entry:].split("\n", 1)[1].lstrip().startswith("Seconds of inactivity after which a session expires.")
+
+
+def test_the_factory_still_takes_the_18_positional_order_despite_its_keyword_signature():
+    built = RedisSessionFactory("s3cret", 60, "sid")
+    assert (built.options["secret"], built.options["timeout"], built.options["cookie_name"]) == ("s3cret", 60, "sid")
+
+
+def test_pydoc_shows_every_option():
+    import pydoc
+
+    text = pydoc.render_doc(RedisSessionFactory, renderer=pydoc.plaintext)
+    for name in options.OPTIONS:
+        assert f"{name}=" in text, name
+
+
+def test_an_optional_choice_takes_none_in_python():
+    assert options.validate({"secret": "s", "serializer": None})["serializer"] is None

@@ -209,6 +209,17 @@ def test_ca_certs_with_a_plain_url_is_refused(tls_server, certs):
         _factory(redis_url=tls_server.url.replace("rediss://", "redis://"), redis_ssl_ca_certs=certs.ca)
 
 
+def test_ca_certs_with_a_plain_url_from_ini_names_the_ini_keys(tls_server, certs):
+    expected = (r"^redis\.sessions\.redis_ssl_ca_certs is set but the connection to Redis does not use TLS: "
+                r"use a rediss:// redis\.sessions\.redis_url, or redis\.sessions\.redis_ssl = true$")
+    with pytest.raises(InvalidSetting, match=expected):
+        session_factory_from_settings({
+            "redis.sessions.secret": SECRET,
+            "redis.sessions.redis_url": tls_server.url.replace("rediss://", "redis://"),
+            "redis.sessions.redis_ssl_ca_certs": certs.ca,
+        })
+
+
 @pytest.mark.parametrize("name", ["redis_ssl_certfile", "redis_ssl_keyfile"])
 def test_client_certificate_with_a_plain_connection_is_refused(certs, name):
     options = {"redis_ssl_certfile": certs.client_cert}
@@ -216,6 +227,14 @@ def test_client_certificate_with_a_plain_connection_is_refused(certs, name):
         options["redis_ssl_keyfile"] = certs.client_key
     with pytest.raises(InvalidSetting, match="redis_ssl_certfile is set"):
         _factory(redis_host="127.0.0.1", redis_port=1, **options)
+
+
+def test_client_certificate_with_a_plain_connection_from_ini_names_the_ini_key(certs):
+    with pytest.raises(InvalidSetting, match=r"^redis\.sessions\.redis_ssl_certfile is set but"):
+        session_factory_from_settings({
+            "redis.sessions.secret": SECRET, "redis.sessions.redis_host": "127.0.0.1",
+            "redis.sessions.redis_port": "1", "redis.sessions.redis_ssl_certfile": certs.client_cert,
+        })
 
 
 def test_redis_ssl_with_a_redis_url_is_refused():
