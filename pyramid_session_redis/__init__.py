@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from .cookies import check_response_allow_cookies
 from .factory import SessionFactory, make_factory
-from .options import OPTIONS, parse_settings, positional, settings_key
+from .options import OPTIONS, POSITIONAL_1X, parse_settings, positional, settings_key
 from .session import RedisSession
 
 __version__ = "2.0.0.dev0"
@@ -54,13 +54,14 @@ def _describe_options(factory: Any) -> None:
     ``*args, **options`` is what the function takes (it checks them against the
     table itself), but ``help()``, ``inspect.signature``, Sphinx and IDEs show
     these instead, so that every option can be seen where the factory is called.
-    The 1.8 positional order is still accepted, but shown as keywords, which is
-    how new code should pass them.
+    The options 1.8 took positionally come first, in its order, as they are
+    accepted; every other option is keyword-only.
     """
-    factory.__signature__ = inspect.Signature(
-        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt.default) for name, opt in OPTIONS.items()],
-        return_annotation=SessionFactory,
-    )
+    Parameter = inspect.Parameter
+    first = [Parameter(name, Parameter.POSITIONAL_OR_KEYWORD, default=OPTIONS[name].default) for name in POSITIONAL_1X]
+    rest = [Parameter(name, Parameter.KEYWORD_ONLY, default=opt.default)
+            for name, opt in OPTIONS.items() if name not in POSITIONAL_1X]
+    factory.__signature__ = inspect.Signature(first + rest, return_annotation=SessionFactory)
     lines = ["Every option, with its default:", ""]
     group = None
     for name, opt in OPTIONS.items():

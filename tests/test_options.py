@@ -1083,14 +1083,17 @@ def test_require_signer_false_names_ini_keys_too():
 # -- help(RedisSessionFactory): the signature and docstring come from the table ---------------
 
 
-def test_the_factory_signature_lists_every_option_with_its_default_as_a_keyword():
+def test_the_factory_signature_lists_every_option_with_its_default_18_positional_order_first():
     import inspect
 
     params = inspect.signature(RedisSessionFactory).parameters
-    assert list(params) == list(options.OPTIONS)
+    assert sorted(params) == sorted(options.OPTIONS)
+    assert list(params)[: len(options.POSITIONAL_1X)] == list(options.POSITIONAL_1X)
     for name, opt in options.OPTIONS.items():
         assert params[name].default == opt.default, name
-        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+        expected = (inspect.Parameter.POSITIONAL_OR_KEYWORD if name in options.POSITIONAL_1X
+                    else inspect.Parameter.KEYWORD_ONLY)
+        assert params[name].kind is expected, name
 
 
 def test_the_factory_docstring_keeps_its_intro_and_lists_every_option_with_its_default():
@@ -1106,9 +1109,14 @@ def test_the_factory_docstring_keeps_its_intro_and_lists_every_option_with_its_d
     assert doc[entry:].split("\n", 1)[1].lstrip().startswith("Seconds of inactivity after which a session expires.")
 
 
-def test_the_factory_still_takes_the_18_positional_order_despite_its_keyword_signature():
-    built = RedisSessionFactory("s3cret", 60, "sid")
-    assert (built.options["secret"], built.options["timeout"], built.options["cookie_name"]) == ("s3cret", 60, "sid")
+def test_the_factory_takes_the_18_positional_order_its_signature_shows():
+    import inspect
+
+    args = ("s3cret", 60, "sid")
+    bound = inspect.signature(RedisSessionFactory).bind(*args)
+    assert dict(bound.arguments) == {"secret": "s3cret", "timeout": 60, "cookie_name": "sid"}
+    built = RedisSessionFactory(*args)
+    assert (built.options["secret"], built.options["timeout"], built.options["cookie_name"]) == args
 
 
 def test_pydoc_shows_every_option():
