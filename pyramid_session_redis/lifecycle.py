@@ -154,13 +154,17 @@ class SessionState:
         self._created = current_time()
         self._timeout = self._settings.rules.timeout
         self._expires = None
-        self._expires_pinned = False
         self._raw = None
+        self._increments = None
+        self._unchanged()
+
+    def _unchanged(self) -> None:
+        """Nothing is left to write: the session was just started, or just stored."""
         self._dirty = False
         self._exposed = False
         self._keep = False
+        self._expires_pinned = False
         self._ttl_mismatch = False
-        self._increments = None
 
     def _load(self) -> None:
         self._activate()

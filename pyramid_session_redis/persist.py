@@ -137,12 +137,8 @@ def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
 def _mark_stored(session: SessionState, data: bytes, expires: Optional[int]) -> None:
     session._raw = data
     session._stored = True
-    session._dirty = False
-    session._exposed = False
-    session._keep = False
     session._expires = expires
-    session._expires_pinned = False
-    session._ttl_mismatch = False
+    session._unchanged()
 
 
 def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
