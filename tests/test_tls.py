@@ -18,10 +18,10 @@ from webtest import TestApp
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.options import parse_settings
+from pyramid_session_redis.testing.servers import RedisServer
+from pyramid_session_redis.testing.tls import Certs, make_certs, missing_tls_support
 
 from .app import SECRET, backend_failure, make_app, make_wsgi
-from .redis_server import RedisServer
-from .tls import Certs, make_certs, missing_tls_support
 
 _missing = missing_tls_support()
 pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
