@@ -1,7 +1,7 @@
 """Sessions through Redis Sentinel, against real sentinels, up to a real failover.
 
 A master, a replica and three sentinels (quorum 2) run on loopback ports
-(``sentinel.py``).  The factory is configured with ``redis_sentinels`` and
+(``pyramid_session_redis.testing.sentinel``).  The factory is configured with ``redis_sentinels`` and
 ``redis_sentinel_master`` only: the sentinels say where the master is.  The
 failover test kills the master with SIGKILL while browsers keep using their
 sessions, and checks that the sessions replicated before the crash survive on

@@ -2,7 +2,7 @@
 
 Every server here has its plain port off (``--port 0``), so a request that
 works went through TLS.  The certificates are made for the run by
-``tests/tls.py``: a test CA, a server certificate for 127.0.0.1/localhost,
+``pyramid_session_redis.testing.tls``: a test CA, a server certificate for 127.0.0.1/localhost,
 a client certificate, a server certificate for another name, and an
 unrelated CA.
 """
