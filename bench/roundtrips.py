@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Tuple
 import redis
 
 from pyramid_session_redis.store import CHECKED_WRITE
+from pyramid_session_redis.testing.servers import RedisServer
 from tests.app import make_app
 from tests.conftest import CommandCounter
-from tests.redis_server import RedisServer
 
 
 def measure(url: str, counter: CommandCounter, warmup: List[str], path: str, **options: Any) -> Dict[str, int]:

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import redis
 
 from pyramid_session_redis.store import CHECKED_WRITE
-from tests.redis_server import RedisServer
+from pyramid_session_redis.testing.servers import RedisServer
 
 from .wsgiapps import expected_commands
 

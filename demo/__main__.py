@@ -21,13 +21,9 @@ import signal
 import sys
 from typing import Iterator, List, Optional
 
+from pyramid_session_redis.testing.servers import RedisServer, find_redis_server
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:  # for tests.redis_server, which starts the private redis-server
-    sys.path.insert(0, ROOT)
-
-from tests.redis_server import RedisServer, find_redis_server  # noqa: E402
-
 INI = os.path.join(HERE, "development.ini")
 MEMORY_URL = "memory://demo"
 

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from tests.redis_server import terminate
+from pyramid_session_redis.testing.servers import tail, terminate
 
 from . import topology as topologies
 from .load import NOT_ERRORS, OK, Load, fetch_stats, gaps, summarise
@@ -79,11 +79,7 @@ class AppServer:
         raise RuntimeError(f"the app server did not start; see {self.log_path}:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            with open(self.log_path) as fh:
-                return "".join(fh.readlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def stop(self) -> None:
         if self.process is not None:

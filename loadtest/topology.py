@@ -6,14 +6,16 @@
     SIGKILL is on disk.  The fault is SIGKILL, a pause, and a restart on the
     same port and directory; the server reloads its append-only file.
 ``sentinel``
-    ``tests/sentinel.py``'s master, one replica and three sentinels.  The
-    fault is SIGKILL of the master and the failover that follows; the old
-    master is not brought back.  Replication is asynchronous, so a write
+    A master, one replica and three sentinels
+    (``pyramid_session_redis.testing.sentinel``).  The fault is SIGKILL of
+    the master and the failover that follows; the old master is not brought
+    back.  Replication is asynchronous, so a write
     acknowledged in the last instant before the kill may not have reached
     the replica: the report gives the age of any missing write at the kill.
 ``cluster``
-    ``tests/cluster.py``'s three masters, with the append-only file turned on
-    in each (at run time, and in the arguments of a restart).  That cluster
+    Three masters (``pyramid_session_redis.testing.cluster``), with the
+    append-only file turned on in each (at run time, and in the arguments of
+    a restart).  That cluster
     has no replicas, so nothing can fail over: the fault is SIGKILL of one
     master, a pause, and its restart on the same port and directory, where it
     finds its cluster state and its data again.
@@ -26,9 +28,9 @@ from typing import Any, Dict, List, Optional
 
 import redis
 
-from tests.cluster import LocalCluster
-from tests.redis_server import RedisServer
-from tests.sentinel import SERVICE, SentinelSetup
+from pyramid_session_redis.testing.cluster import LocalCluster
+from pyramid_session_redis.testing.sentinel import SERVICE, SentinelSetup
+from pyramid_session_redis.testing.servers import RedisServer
 
 DURABLE = ["--appendonly", "yes", "--appendfsync", "always"]
 # Redis records any event (an fsync, a command) that blocks it this long, in ms:

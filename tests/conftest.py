@@ -12,8 +12,7 @@ import redis
 
 from pyramid_session_redis import lifecycle as session_module
 from pyramid_session_redis.store import CHECKED_WRITE
-
-from .redis_server import RedisServer
+from pyramid_session_redis.testing.servers import RedisServer
 
 # Commands a client sends to set up a connection or that the tests send themselves.
 _SETUP_COMMANDS = {"hello", "client|setinfo", "info", "config|resetstat", "flushall", "ping", "select", "monitor"}
@@ -132,7 +131,7 @@ def clock(monkeypatch):
 def cluster() -> Iterator[Any]:
     """A three-master Redis Cluster on loopback ports, shared by the modules that ask
     for it (about 2 s to form); tests must leave its nodes running."""
-    from .cluster import LocalCluster
+    from pyramid_session_redis.testing.cluster import LocalCluster
 
     with LocalCluster() as started:
         yield started

@@ -17,9 +17,9 @@ from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.exceptions import SessionBackendError
+from pyramid_session_redis.testing.servers import RedisServer
 
 from .app import SECRET, backend_failure, make_wsgi
-from .redis_server import RedisServer
 
 
 class Reports(list):

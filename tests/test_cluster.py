@@ -21,9 +21,9 @@ from webtest import TestApp
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.store import CHECKED_WRITE
+from pyramid_session_redis.testing.cluster import LocalCluster
 
 from .app import SECRET, make_app, make_wsgi
-from .cluster import LocalCluster
 
 # The commands a session can send; the clients' own (CLUSTER SLOTS, COMMAND...) are left out.
 DATA_COMMANDS = ("get", "getex", "set", "expire", "del", "evalsha", "eval")

@@ -18,9 +18,9 @@ from pyramid_session_redis import RedisSessionFactory, connection, location
 from pyramid_session_redis.connection import DEFAULT_TIMEOUT, tls_options
 from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.options import parse_settings, validate
+from pyramid_session_redis.testing.servers import RedisServer
 
 from .app import SECRET, backend_failure, make_app
-from .redis_server import RedisServer
 
 
 def _pool_kwargs(factory):

@@ -30,8 +30,7 @@ from webtest import TestApp
 
 import demo
 from demo import __main__ as demo_main
-
-from .redis_server import find_redis_server, free_port
+from pyramid_session_redis.testing.servers import find_redis_server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 INI = ROOT / "demo" / "development.ini"
@@ -284,6 +283,10 @@ class Server:
 
     def __init__(self, command: List[str], log: Path, env: Optional[Dict[str, str]] = None):
         self.log = log
+        # This checkout's demo and package first, even for pserve (whose sys.path starts
+        # with its bin directory): an editable install may point at another checkout.
+        env = dict(os.environ if env is None else env)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(log, "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                             env=env, start_new_session=True)

@@ -13,8 +13,7 @@ import re
 import pytest
 
 from loadtest.run import Options, run_fault, run_soak
-
-from .redis_server import find_redis_server
+from pyramid_session_redis.testing.servers import find_redis_server
 
 pytestmark = [
     pytest.mark.slow,

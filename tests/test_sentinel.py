@@ -1,7 +1,7 @@
 """Sessions through Redis Sentinel, against real sentinels, up to a real failover.
 
 A master, a replica and three sentinels (quorum 2) run on loopback ports
-(``sentinel.py``).  The factory is configured with ``redis_sentinels`` and
+(``pyramid_session_redis.testing.sentinel``).  The factory is configured with ``redis_sentinels`` and
 ``redis_sentinel_master`` only: the sentinels say where the master is.  The
 failover test kills the master with SIGKILL while browsers keep using their
 sessions, and checks that the sessions replicated before the crash survive on
@@ -27,10 +27,10 @@ from webtest import TestApp
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.options import parse_settings
+from pyramid_session_redis.testing.sentinel import SERVICE, SentinelSetup
+from pyramid_session_redis.testing.servers import free_port
 
 from .app import SECRET, backend_failure, make_wsgi
-from .redis_server import free_port
-from .sentinel import SERVICE, SentinelSetup
 
 FAST = {"redis_socket_timeout": 1, "redis_socket_connect_timeout": 1}
 FAILOVER_DEADLINE = 20.0  # seconds from the kill until a request must succeed again

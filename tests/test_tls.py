@@ -2,7 +2,7 @@
 
 Every server here has its plain port off (``--port 0``), so a request that
 works went through TLS.  The certificates are made for the run by
-``tests/tls.py``: a test CA, a server certificate for 127.0.0.1/localhost,
+``pyramid_session_redis.testing.tls``: a test CA, a server certificate for 127.0.0.1/localhost,
 a client certificate, a server certificate for another name, and an
 unrelated CA.
 """
@@ -18,10 +18,10 @@ from webtest import TestApp
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.options import parse_settings
+from pyramid_session_redis.testing.servers import RedisServer
+from pyramid_session_redis.testing.tls import Certs, make_certs, missing_tls_support
 
 from .app import SECRET, backend_failure, make_app, make_wsgi
-from .redis_server import RedisServer
-from .tls import Certs, make_certs, missing_tls_support
 
 _missing = missing_tls_support()
 pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")

@@ -1,4 +1,4 @@
-"""Throw-away certificates for the TLS tests, made with the ``openssl`` command.
+"""TLS servers' files: throw-away certificates made with ``openssl``, and ``TLSFiles``.
 
 One test CA signs a server certificate (for 127.0.0.1 and localhost), a
 client certificate, and a server certificate for a name that is not
@@ -8,17 +8,25 @@ plays the wrong CA.  EC P-256 keys keep it to a few milliseconds each.
 The extensions are spelled out (basic constraints, key usage, key
 identifiers) so that strict verifiers, such as Python 3.13's default
 context, accept the chain too.
+
+``TLSFiles`` is what ``RedisServer(tls=...)`` takes: a certificate, its key
+and the CA, given to redis-server and used by its readiness check::
+
+    certs = make_certs(directory)
+    with RedisServer(tls=certs.server_files()) as server:
+        server.url        # rediss://127.0.0.1:<port>/0
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-from .redis_server import TLSFiles, find_redis_server
+from .servers import find_redis_server
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
@@ -42,6 +50,41 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 {san}
 """
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A TLS server's certificate, key and CA, and whether clients must show a certificate.
+
+    With ``auth_clients`` the readiness check needs a client pair signed by
+    ``ca`` (``client_cert``, ``client_key``) to get past the handshake.
+    """
+
+    cert: str
+    key: str
+    ca: str
+    auth_clients: bool = False
+    client_cert: Optional[str] = None
+    client_key: Optional[str] = None
+
+    def args(self, port: int) -> List[str]:
+        """redis-server arguments: TLS on ``port``, and no plain-text port."""
+        return [
+            "--port", "0",
+            "--tls-port", str(port),
+            "--tls-cert-file", self.cert,
+            "--tls-key-file", self.key,
+            "--tls-ca-cert-file", self.ca,
+            "--tls-auth-clients", "yes" if self.auth_clients else "no",
+        ]
+
+    def context(self) -> ssl.SSLContext:
+        """Trusts ``ca`` but not the name: the readiness check only asks "is it up?"."""
+        context = ssl.create_default_context(cafile=self.ca)
+        context.check_hostname = False
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
 
 
 @dataclass(frozen=True)
@@ -104,7 +147,10 @@ def make_certs(directory: str) -> Certs:
     _leaf(directory, "server", "ca", "serverAuth", "IP:127.0.0.1, DNS:localhost")
     _leaf(directory, "client", "ca", "clientAuth", None)
     _leaf(directory, "elsewhere", "ca", "serverAuth", "DNS:elsewhere.invalid")
-    path = lambda name: os.path.join(directory, name)  # noqa: E731
+
+    def path(name: str) -> str:
+        return os.path.join(directory, name)
+
     return Certs(ca=ca, server_cert=path("server.crt"), server_key=path("server.key"),
                  client_cert=path("client.crt"), client_key=path("client.key"), wrong_ca=wrong_ca,
                  elsewhere_cert=path("elsewhere.crt"), elsewhere_key=path("elsewhere.key"))

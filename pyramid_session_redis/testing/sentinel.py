@@ -1,9 +1,9 @@
-"""A private Redis Sentinel set-up for tests: a master, replicas, sentinels.
+"""A private Redis Sentinel set-up: a master, replicas, sentinels.
 
-The master and the replicas are ``RedisServer`` instances (see
-``redis_server.py``); each sentinel is ``redis-server <config> --sentinel``
-with its own writable config file (sentinels rewrite it on every change of
-state) in a private temporary directory.  All on free loopback ports, never
+The master, the replicas and the sentinels are all ``RedisServer``
+instances (see ``servers.py``); each sentinel is ``redis-server <config>
+--sentinel`` with its own writable config file (sentinels rewrite it on
+every change of state) in its private temporary directory.  All on free loopback ports, never
 6379.  Entering waits until every replica is in sync and every sentinel
 knows the master, the replicas and the other sentinels, so that a failover
 can start at once; leaving stops everything, also when starting failed::
@@ -17,115 +17,37 @@ can start at once; leaving stops everything, also when starting failed::
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import redis
 
-from .redis_server import RedisServer, find_redis_server, free_port, terminate, wait_ready
+from .servers import RedisServer
 
 SERVICE = "mymaster"
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 
-
 class SentinelError(RuntimeError):
     """The set-up did not reach the state the tests need (the message says which)."""
 
 
-class SentinelProcess:
-    """One sentinel, monitoring ``SERVICE`` at ``master_port`` with ``quorum``."""
-
-    def __init__(self, master_port: int, quorum: int, password: Optional[str] = None,
-                 master_password: Optional[str] = None):
-        self.binary = find_redis_server()
-        if not self.binary:
-            raise SentinelError("no redis-server found (it also runs the sentinels)")
-        self.master_port = master_port
-        self.quorum = quorum
-        self.password = password
-        self.master_password = master_password
-        self.port = 0
-        self.process: Optional[subprocess.Popen[bytes]] = None
-        self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
-
-    @property
-    def config_path(self) -> str:
-        assert self._dir is not None
-        return os.path.join(self._dir.name, "sentinel.conf")
-
-    @property
-    def log_path(self) -> str:
-        assert self._dir is not None
-        return os.path.join(self._dir.name, "sentinel.log")
-
-    def _config(self) -> str:
-        assert self._dir is not None
-        lines = [
-            f"port {self.port}",
-            "bind 127.0.0.1",
-            "daemonize no",
-            f"dir {self._dir.name}",
-            f"logfile {self.log_path}",
-            f"sentinel monitor {SERVICE} 127.0.0.1 {self.master_port} {self.quorum}",
-            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
-            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
-            f"sentinel parallel-syncs {SERVICE} 1",
-        ]
-        if self.master_password is not None:
-            lines.append(f"sentinel auth-pass {SERVICE} {self.master_password}")
-        if self.password is not None:
-            # Clients must authenticate; the sentinels use it with each other too.
-            lines.append(f"requirepass {self.password}")
-            lines.append(f"sentinel sentinel-pass {self.password}")
-        return "\n".join(lines) + "\n"
-
-    def start(self) -> SentinelProcess:
-        self._dir = tempfile.TemporaryDirectory(prefix="psr-sentinel-")
-        for _ in range(5):  # another process may take the port between probe and bind
-            self.port = free_port()
-            with open(self.config_path, "w") as fh:
-                fh.write(self._config())
-            self.process = subprocess.Popen([self.binary, self.config_path, "--sentinel"],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if self._wait_ready():
-                return self
-            self._terminate()
-        raise SentinelError(f"a sentinel did not start; see {self.log_path}")
-
-    def _wait_ready(self, timeout: float = 10.0) -> bool:
-        return wait_ready(self.process, self._ping, timeout)
-
-    def _ping(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # a password-protected sentinel is up too
-
-    def client(self, **kwargs: Any) -> redis.Redis:
-        kwargs.setdefault("password", self.password)
-        return redis.Redis("127.0.0.1", self.port, socket_timeout=2, socket_connect_timeout=2, **kwargs)
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            with open(self.log_path) as fh:
-                return "".join(fh.readlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def _terminate(self) -> None:
-        if self.process is not None:
-            terminate(self.process)
-            self.process = None
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
+def sentinel_config(master_port: int, quorum: int, password: Optional[str] = None,
+                    master_password: Optional[str] = None) -> List[str]:
+    """A sentinel's config lines: monitor ``SERVICE`` at ``master_port`` with ``quorum``."""
+    lines = [
+        f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} {quorum}",
+        f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+        f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+        f"sentinel parallel-syncs {SERVICE} 1",
+    ]
+    if master_password is not None:
+        lines.append(f"sentinel auth-pass {SERVICE} {master_password}")
+    if password is not None:
+        # Clients must authenticate; the sentinels use it with each other too.
+        lines.append(f"requirepass {password}")
+        lines.append(f"sentinel sentinel-pass {password}")
+    return lines
 
 
 def _until(what: str, check: Callable[[], Tuple[bool, Any]], deadline: float) -> Any:
@@ -162,13 +84,13 @@ class SentinelSetup:
         self.deadline = deadline
         self.master: RedisServer = None  # type: ignore[assignment]
         self.replicas: List[RedisServer] = []
-        self.sentinel_processes: List[SentinelProcess] = []
+        self.sentinel_servers: List[RedisServer] = []
         self.ready_seconds = 0.0
         self._stack = contextlib.ExitStack()
 
     @property
     def sentinels(self) -> List[Tuple[str, int]]:
-        return [("127.0.0.1", s.port) for s in self.sentinel_processes]
+        return [("127.0.0.1", s.port) for s in self.sentinel_servers]
 
     def _node(self) -> RedisServer:
         """A started redis-server, password-protected if asked.
@@ -180,15 +102,19 @@ class SentinelSetup:
         # No 5 s wait for more replicas before a full sync (the default diskless delay).
         server = self._stack.enter_context(RedisServer(extra_args=["--repl-diskless-sync-delay", "0"]))
         if self.master_password is not None:
-            plain = redis.Redis("127.0.0.1", server.port, socket_timeout=2)
+            plain = server.client(socket_timeout=2)
             plain.config_set("masterauth", self.master_password)
             plain.config_set("requirepass", self.master_password)
             plain.close()
         return server
 
     def node_client(self, server: RedisServer) -> redis.Redis:
-        return redis.Redis("127.0.0.1", server.port, password=self.master_password,
-                           socket_timeout=2, socket_connect_timeout=2)
+        """A client of the master or a replica, with ``master_password``."""
+        return server.client(password=self.master_password, socket_timeout=2, socket_connect_timeout=2)
+
+    def sentinel_client(self, sentinel: RedisServer) -> redis.Redis:
+        """A client of one sentinel, with ``password``."""
+        return sentinel.client(password=self.password, socket_timeout=2, socket_connect_timeout=2)
 
     def start(self) -> SentinelSetup:
         started = time.monotonic()
@@ -203,9 +129,8 @@ class SentinelSetup:
             # from the master's INFO, which it asks again only every 10 s.
             self._wait_replicas_in_sync(deadline)
             for _ in range(self.n_sentinels):
-                sentinel = SentinelProcess(self.master.port, self.quorum, self.password, self.master_password)
-                self._stack.callback(sentinel.stop)
-                self.sentinel_processes.append(sentinel.start())
+                config = sentinel_config(self.master.port, self.quorum, self.password, self.master_password)
+                self.sentinel_servers.append(self._stack.enter_context(RedisServer(config=config, sentinel=True)))
             self._wait_sentinels_see_everything(deadline)
         except BaseException:
             self.stop()
@@ -232,8 +157,8 @@ class SentinelSetup:
             _until(f"master_link_status:up on the replica on port {replica.port}", link_up, deadline)
 
     def _wait_sentinels_see_everything(self, deadline: float) -> None:
-        for sentinel in self.sentinel_processes:
-            client = sentinel.client()
+        for sentinel in self.sentinel_servers:
+            client = self.sentinel_client(sentinel)
 
             def knows_all(client: Any = client) -> Tuple[bool, Any]:  # (bound now: called in this iteration)
                 state: Dict[str, Any] = client.sentinel_master(SERVICE)
@@ -253,7 +178,7 @@ class SentinelSetup:
 
     def master_addr(self, sentinel: int = 0) -> Optional[Tuple[str, int]]:
         """``SENTINEL GET-MASTER-ADDR-BY-NAME``: where one sentinel says the master is."""
-        addr = self.sentinel_processes[sentinel].client().sentinel_get_master_addr_by_name(SERVICE)
+        addr: Any = self.sentinel_client(self.sentinel_servers[sentinel]).sentinel_get_master_addr_by_name(SERVICE)
         if addr is None:
             return None
         host, port = addr
@@ -265,7 +190,7 @@ class SentinelSetup:
         want = ("127.0.0.1", server.port)
 
         def all_agree() -> Tuple[bool, Any]:
-            seen = [self.master_addr(i) for i in range(len(self.sentinel_processes))]
+            seen = [self.master_addr(i) for i in range(len(self.sentinel_servers))]
             return all(addr == want for addr in seen), seen
 
         _until(f"every sentinel naming 127.0.0.1:{server.port} as master", all_agree, started + timeout)

@@ -1,6 +1,6 @@
-"""A private three-master Redis Cluster for tests.
+"""A private three-master Redis Cluster on loopback ports.
 
-Three ``RedisServer`` nodes (see ``redis_server.py``) started with cluster
+Three ``RedisServer`` nodes (see ``servers.py``) started with cluster
 mode on, each with its cluster state file in its own temporary directory,
 on loopback ports below 55000 because a node also listens on port + 10000
 for the cluster bus.  The cluster is formed with ``redis-cli --cluster
@@ -19,19 +19,25 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import redis
 
-from .redis_server import RedisServer
+from .servers import RedisServer
 
 SLOTS = 16384
 NODE_TIMEOUT_MS = 2000
 CONFIG_FILE = "nodes.conf"  # relative: redis-server resolves it in its --dir, the node's private directory
 
 
+def cluster_command(client: redis.Redis, *args: Any) -> Any:
+    """``CLUSTER <args>`` on one node (redis-py leaves ``execute_command`` unannotated)."""
+    execute: Callable[..., Any] = client.execute_command
+    return execute("CLUSTER", *args)
+
+
 class ClusterError(RuntimeError):
-    pass
+    """The cluster did not form (the message says what each node reported)."""
 
 
 class LocalCluster:
@@ -136,12 +142,12 @@ class LocalCluster:
             for index, client in enumerate(clients):
                 first = index * share
                 last = SLOTS - 1 if index == len(clients) - 1 else first + share - 1
-                client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                cluster_command(client, "SET-CONFIG-EPOCH", index + 1)
+                cluster_command(client, "ADDSLOTSRANGE", first, last)
             for index, client in enumerate(clients):
                 for other, (host, port) in enumerate(self.addresses):
                     if other != index:
-                        client.execute_command("CLUSTER", "MEET", host, port)
+                        cluster_command(client, "MEET", host, port)
         finally:
             for client in clients:
                 client.close()
@@ -151,7 +157,7 @@ class LocalCluster:
         out = []
         for client in self.node_clients():
             try:
-                text = client.execute_command("CLUSTER", "INFO")
+                text = cluster_command(client, "INFO")
             finally:
                 client.close()
             if isinstance(text, bytes):
