@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Iterator
 
 import pytest
 import redis
 
 from pyramid_session_redis import lifecycle as session_module
 from pyramid_session_redis.store import CHECKED_WRITE
+from pyramid_session_redis.testing.commands import CommandCounter
 from pyramid_session_redis.testing.servers import RedisServer
-
-# Commands a client sends to set up a connection or that the tests send themselves.
-_SETUP_COMMANDS = {"hello", "client|setinfo", "info", "config|resetstat", "flushall", "ping", "select", "monitor"}
 
 
 @pytest.fixture(scope="session")
@@ -30,80 +25,6 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushall()
     yield client
     client.close()
-
-
-class CommandCounter:
-    """Counts the commands clients sent to Redis, from ``MONITOR``.
-
-    ``INFO commandstats`` would also count what a Lua script runs inside Redis
-    (the GET and SET of a checked write); MONITOR marks those as "lua", so the
-    counts here are exactly the commands that crossed the network.
-    """
-
-    def __init__(self, client: redis.Redis):
-        self.client = client
-        self._seen: List[str] = []
-        self._since = 0
-        self._markers = 0
-        self._lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
-        self._monitor: Any = None
-
-    def _start(self) -> None:
-        self._monitor = self.client.monitor()
-        self._monitor.__enter__()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> None:
-        try:
-            for event in self._monitor.listen():
-                if event.get("client_type") == "lua":
-                    continue
-                with self._lock:
-                    self._seen.append(event["command"])
-        except Exception:  # the connection closed: stopped
-            return
-
-    def _mark(self) -> int:
-        """Send a marker and wait until MONITOR has shown it: everything before it is in."""
-        if self._thread is None:
-            self._start()
-        self._markers += 1
-        marker = f"ECHO psr-marker-{self._markers}"
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            self.client.echo(f"psr-marker-{self._markers}")
-            for _ in range(50):
-                with self._lock:
-                    for i in range(len(self._seen) - 1, -1, -1):
-                        if self._seen[i] == marker:
-                            return i
-                time.sleep(0.002)
-        raise RuntimeError("MONITOR did not show the marker")
-
-    def reset(self) -> None:
-        self._since = self._mark() + 1
-
-    def counts(self) -> Dict[str, int]:
-        end = self._mark()
-        out: Dict[str, int] = {}
-        with self._lock:
-            seen = self._seen[self._since:end]
-        for line in seen:
-            words = line.split(" ", 2)
-            name = words[0].lower()
-            if name in ("client", "config") and len(words) > 1:
-                name = f"{name}|{words[1].lower()}"
-            if name not in _SETUP_COMMANDS and not line.startswith("ECHO psr-marker-"):
-                out[name] = out.get(name, 0) + 1
-        return out
-
-    def close(self) -> None:
-        if self._monitor is not None:
-            with contextlib.suppress(Exception):
-                self._monitor.connection.disconnect()
-            self._monitor = None
 
 
 @pytest.fixture
