@@ -9,7 +9,7 @@ prefix, the serializer and the secret in its ``redis.sessions.*`` settings::
 
 Every walk over the keys is a ``SCAN ... MATCH <prefix>* COUNT <batch>`` in
 pages, with one pipeline (or one UNLINK) per page, never ``KEYS``: it is safe
-on a large live server.  All Redis commands go through ``RedisStore``.
+on a large live server.  All Redis commands go through ``Keyspace``.
 Exit status: 0 done, 1 not found or refused, 2 usage or settings error,
 3 Redis failed.  See docs/cli.rst.
 """
@@ -36,6 +36,7 @@ from .connection import location_url
 from .cookies import SENT_OLD_SECRET, SIGNATURE_SIZE, CookieJar, SessionIdSigner, plausible_id
 from .exceptions import InvalidSetting, SessionBackendError
 from .factory import make_factory
+from .keyspace import Keyspace
 from .payload import decode as decode_payload
 from .store import RedisStore
 
@@ -98,7 +99,7 @@ class _NoSigner:
 class Target:
     """The sessions the command works on, and how to reach and read them."""
 
-    store: RedisStore
+    keys: Keyspace
     prefix: str
     deserialize: Callable[[bytes], Any]
     serializer: str  # for messages
@@ -173,10 +174,11 @@ def load_target(args: argparse.Namespace) -> Target:
         )
     store = factory.store
     assert isinstance(store, RedisStore)  # memory:// and redis_client_callable were refused above
-    location, db = describe_location(values, store)
+    keys = Keyspace(prefix=store.prefix, client_for=lambda: store.client, cluster=values["redis_cluster"])
+    location, db = describe_location(values, keys)
     return Target(
-        store=store,
-        prefix=store.prefix,
+        keys=keys,
+        prefix=keys.prefix,
         deserialize=factory.deserialize,
         serializer=_serializer_name(values),
         cookies=None if unsigned else factory.cookies,
@@ -211,11 +213,11 @@ def hide_password(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def describe_location(values: Dict[str, Any], store: RedisStore) -> Tuple[str, int]:
+def describe_location(values: Dict[str, Any], keys: Keyspace) -> Tuple[str, int]:
     """Where the sessions are, as shown to the operator (no password), and the database number
     (as the client has it: a URL's database wins over ``redis_db``; always 0 on a cluster)."""
     password = " (with a password)" if values["redis_password"] is not None else ""
-    db = 0 if values["redis_cluster"] else int(store.client.connection_pool.connection_kwargs.get("db") or 0)
+    db = keys.db
     if values["redis_sentinels"] is not None:
         hosts = ", ".join(f"{host}:{port}" for host, port in values["redis_sentinels"])
         return f"the master {values['redis_sentinel_master']!r} of the sentinels {hosts}{password}", db
@@ -304,7 +306,7 @@ def _isatty(stream: Any) -> bool:
 def count_keys(target: Target, batch: int, progress: Progress) -> int:
     """A counting pass: how many keys SCAN finds under the prefix."""
     found = 0
-    for page in target.store.scan_pages(target.match, batch):
+    for page in target.keys.scan_pages(target.match, batch):
         found += len(page)
         progress.update(found)
     progress.finish(found)
@@ -368,10 +370,10 @@ def buckets(values: array[int], bounds: Sequence[int], labels: Sequence[str]) ->
 
 def take_census(target: Target, batch: int, progress: Progress) -> Census:
     census = Census()
-    for page in target.store.scan_pages(target.match, batch):
+    for page in target.keys.scan_pages(target.match, batch):
         census.batches += 1
         census.scanned += len(page)
-        census.add(target.store.sizes_and_ttls(page))
+        census.add(target.keys.sizes_and_ttls(page))
         progress.update(census.scanned)
     progress.finish(census.scanned)
     return census
@@ -546,7 +548,7 @@ def pretty(data: Any) -> str:
 def cmd_show(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int:
     given = read_id(args.id, target.cookies)
     session_id = given.verified or given.raw
-    found = target.store.peek(session_id) if session_id is not None else None
+    found = target.keys.peek(session_id) if session_id is not None else None
     if found is None or session_id is None:
         raise not_found(given, target)
     raw, ttl = found
@@ -582,7 +584,7 @@ def cmd_show(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO)
 def cmd_delete(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int:
     given = read_id(args.id, target.cookies)
     session_id = given.verified or given.raw
-    if session_id is None or not target.store.remove(session_id):
+    if session_id is None or not target.keys.remove(session_id):
         raise not_found(given, target)
     out.write(f"deleted session {session_id} (key {target.prefix + session_id!r})\n")
     return OK
@@ -628,9 +630,9 @@ def cmd_purge(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO
     progress = Progress(err, "purge", total, args.progress_every)
     deleted = scanned = 0
     try:
-        for page in target.store.scan_pages(target.match, args.batch):
+        for page in target.keys.scan_pages(target.match, args.batch):
             scanned += len(page)
-            deleted += target.store.unlink_keys(page)
+            deleted += target.keys.unlink_keys(page)
             progress.update(scanned, deleted)
     except KeyboardInterrupt:
         progress.finish(scanned, deleted)

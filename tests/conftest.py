@@ -136,3 +136,14 @@ def cluster() -> Iterator[Any]:
 
     with LocalCluster() as started:
         yield started
+
+
+@pytest.fixture
+def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
+    clients = cluster.node_clients()
+    for client in clients:
+        client.flushall()
+        client.config_resetstat()
+    yield clients
+    for client in clients:
+        client.close()

@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import redis
@@ -27,8 +27,8 @@ from pyramid_session_redis import cli
 from pyramid_session_redis.cli import main
 from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.exceptions import SessionBackendError
+from pyramid_session_redis.keyspace import Keyspace
 from pyramid_session_redis.payload import encode, json_serialize
-from pyramid_session_redis.store import RedisStore
 
 from .app import SECRET, VIEWS, make_app
 from .conftest import CommandCounter
@@ -296,13 +296,13 @@ def test_stats_progress_on_a_terminal(ini, redis_server, monkeypatch, capsys):
 def test_a_key_that_vanishes_during_the_walk_is_left_out(ini, redis_server, redis_client, monkeypatch, capsys):
     app = make_app(redis_server.url, prefix=PREFIX)
     ids = [new_session(app) for _ in range(4)]
-    sizes_and_ttls = RedisStore.sizes_and_ttls
+    sizes_and_ttls = Keyspace.sizes_and_ttls
 
-    def expire_one_first(self: RedisStore, keys: Any) -> Any:
+    def expire_one_first(self: Keyspace, keys: Any) -> Any:
         redis_client.delete(keys[0])  # expires between SCAN and TTL
         return sizes_and_ttls(self, keys)
 
-    monkeypatch.setattr(RedisStore, "sizes_and_ttls", expire_one_first)
+    monkeypatch.setattr(Keyspace, "sizes_and_ttls", expire_one_first)
     status, out, _ = run(capsys, ini, "stats", "--json")
     report = json.loads(out)
     assert status == 0
@@ -500,7 +500,7 @@ def test_show_an_lru_session_with_its_expiry_in_the_payload(tmp_path, redis_serv
 
 
 def test_show_a_key_that_expires_while_being_read(ini, redis_client, monkeypatch, capsys):
-    monkeypatch.setattr(RedisStore, "peek", lambda self, session_id: (b"{}", -2))
+    monkeypatch.setattr(Keyspace, "peek", lambda self, session_id: (b"{}", -2))
     status, out, _ = run(capsys, ini, "show", "racing")
     assert status == 0
     assert "TTL:      gone (expired while being read)" in out
@@ -653,14 +653,14 @@ def test_purge_yes_deletes_only_the_prefixed_keys(ini, mixed, redis_client, monk
 def test_purge_with_yes_needs_no_terminal_and_reports_progress_every_n_batches(
     ini, mixed, redis_client, monkeypatch, capsys
 ):
-    unlink_keys = RedisStore.unlink_keys
+    unlink_keys = Keyspace.unlink_keys
     pages = []
 
-    def counted(self: RedisStore, keys: Any) -> int:
+    def counted(self: Keyspace, keys: Any) -> int:
         pages.append(len(keys))
         return unlink_keys(self, keys)
 
-    monkeypatch.setattr(RedisStore, "unlink_keys", counted)
+    monkeypatch.setattr(Keyspace, "unlink_keys", counted)
     redis_client.config_resetstat()
     status, out, err = run(capsys, ini, "purge", "--yes", "--batch", "2", "--progress-every", "3")
     assert status == 0
@@ -767,16 +767,16 @@ def test_purge_with_nothing_to_delete(ini, redis_client, capsys):
 
 
 def test_purge_stopped_by_redis_says_how_far_it_got(ini, mixed, redis_client, monkeypatch, capsys):
-    unlink_keys = RedisStore.unlink_keys
+    unlink_keys = Keyspace.unlink_keys
     calls = []
 
-    def fail_second(self: RedisStore, keys: Any) -> int:
+    def fail_second(self: Keyspace, keys: Any) -> int:
         calls.append(len(keys))
         if len(calls) == 2:
             raise SessionBackendError("Redis failed during unlink_keys") from redis.ConnectionError("Connection reset by peer")
         return unlink_keys(self, keys)
 
-    monkeypatch.setattr(RedisStore, "unlink_keys", fail_second)
+    monkeypatch.setattr(Keyspace, "unlink_keys", fail_second)
     status, out, err = run(capsys, ini, "purge", "--yes", "--batch", "5")
     assert (status, out) == (3, "")
     last = err.splitlines()[-1]
@@ -788,16 +788,16 @@ def test_purge_stopped_by_redis_says_how_far_it_got(ini, mixed, redis_client, mo
 
 
 def test_purge_interrupted_says_how_far_it_got(ini, mixed, redis_client, monkeypatch, capsys):
-    unlink_keys = RedisStore.unlink_keys
+    unlink_keys = Keyspace.unlink_keys
     calls = []
 
-    def interrupt_second(self: RedisStore, keys: Any) -> int:
+    def interrupt_second(self: Keyspace, keys: Any) -> int:
         calls.append(len(keys))
         if len(calls) == 2:
             raise KeyboardInterrupt
         return unlink_keys(self, keys)
 
-    monkeypatch.setattr(RedisStore, "unlink_keys", interrupt_second)
+    monkeypatch.setattr(Keyspace, "unlink_keys", interrupt_second)
     status, _, err = run(capsys, ini, "purge", "--yes", "--batch", "5")
     assert status == 130
     assert err.endswith(f"pyramid-session-redis: interrupted: {calls[0]} keys deleted so far\n")
@@ -806,10 +806,10 @@ def test_purge_interrupted_says_how_far_it_got(ini, mixed, redis_client, monkeyp
 def test_stats_interrupted(ini, redis_server, monkeypatch, capsys):
     new_session(make_app(redis_server.url, prefix=PREFIX))
 
-    def interrupt(self: RedisStore, keys: Any) -> Any:
+    def interrupt(self: Keyspace, keys: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(RedisStore, "sizes_and_ttls", interrupt)
+    monkeypatch.setattr(Keyspace, "sizes_and_ttls", interrupt)
     status, out, err = run(capsys, ini, "stats")
     assert (status, out, err) == (130, "", "pyramid-session-redis: interrupted\n")
 
@@ -843,7 +843,8 @@ def test_where_the_sessions_are_is_described_without_secrets(settings, shown):
 
     factory = make_factory({**option_table.parse_settings(
         {f"redis.sessions.{k}": v for k, v in settings.items()}), "secret": "s"})
-    assert cli.describe_location(factory.options, factory.store) == shown  # (nothing connects)
+    keys = Keyspace(client_for=lambda: factory.client, cluster=factory.options["redis_cluster"])
+    assert cli.describe_location(factory.options, keys) == shown  # (nothing connects)
 
 
 def test_hide_password():
@@ -990,82 +991,7 @@ def test_python_dash_m_runs_stats_end_to_end(ini, redis_server, redis_client):
     assert done.stderr.startswith("pyramid-session-redis: no session 'nope'")
 
 
-# -- the store's operator methods -------------------------------------------------------------------------------------------
-
-
-def test_store_admin_operations(redis_client):
-    store = RedisStore(redis_client, PREFIX)
-    redis_client.set(PREFIX + "a", "12345", ex=100)
-    redis_client.set(PREFIX + "b", "1")
-    redis_client.hset(PREFIX + "h", "f", "v")
-    redis_client.set("elsewhere", "1")
-    redis_client.config_resetstat()
-
-    assert store.sizes_and_ttls([]) == []
-    assert store.unlink_keys([]) == 0
-    assert set(command_stats(redis_client)) == {"config|resetstat"}  # nothing sent for an empty page
-
-    pages = list(store.scan_pages(PREFIX + "*", 1))
-    found = sorted(key for page in pages for key in page)
-    assert found == [(PREFIX + name).encode() for name in ("a", "b", "h")]
-    assert store.scan_targets() == [None]
-    replies = dict(zip([PREFIX + "a", PREFIX + "b", PREFIX + "h", PREFIX + "gone"],
-                       store.sizes_and_ttls([PREFIX.encode() + n for n in (b"a", b"b", b"h", b"gone")])))
-    assert replies[PREFIX + "a"][0] == 5 and 95 <= replies[PREFIX + "a"][1] <= 100
-    assert replies[PREFIX + "b"] == (1, -1)
-    assert replies[PREFIX + "h"] == (None, -1)  # not a string
-    assert replies[PREFIX + "gone"] == (0, -2)
-
-    raw, ttl = store.peek("a")
-    assert raw == b"12345" and 95 <= ttl <= 100
-    assert store.peek("nothing") is None
-    assert store.remove("b") is True
-    assert store.remove("b") is False
-    assert store.unlink_keys([(PREFIX + "a").encode(), (PREFIX + "h").encode(), b"nope"]) == 2
-    assert redis_client.keys("*") == [b"elsewhere"]
-
-
-def test_store_admin_errors_become_session_backend_errors(redis_client):
-    store = RedisStore(redis.Redis(port=1, socket_connect_timeout=1), PREFIX)
-    for call in (lambda: list(store.scan_pages("*", 10)), lambda: store.sizes_and_ttls([b"k"]),
-                 lambda: store.unlink_keys([b"k"]), lambda: store.peek("k"), lambda: store.remove("k")):
-        with pytest.raises(SessionBackendError) as caught:
-            call()
-        assert isinstance(caught.value.__cause__, redis.ConnectionError)
-
-
-def test_sizes_and_ttls_raises_other_errors_of_the_page(redis_client, monkeypatch):
-    """A reply error that is not WRONGTYPE (here: a command the server refuses) is not taken for a non-session."""
-    redis_client.set("k", "v")
-    store = RedisStore(redis_client, "")
-    redis_client.execute_command("ACL", "SETUSER", "limited", "on", "nopass", "~*", "+@all", "-strlen")
-    limited = redis.Redis(host="127.0.0.1", port=redis_client.connection_pool.connection_kwargs["port"],
-                          username="limited", password="")
-    try:
-        with pytest.raises(SessionBackendError, match="sizes_and_ttls") as caught:
-            RedisStore(limited, "").sizes_and_ttls([b"k"])
-        assert "strlen" in str(caught.value.__cause__).lower()
-        redis_client.execute_command("ACL", "SETUSER", "limited", "+strlen", "-ttl")
-        with pytest.raises(SessionBackendError, match="sizes_and_ttls"):
-            RedisStore(limited, "").sizes_and_ttls([b"k"])
-    finally:
-        limited.close()
-        redis_client.execute_command("ACL", "DELUSER", "limited")
-    assert store.sizes_and_ttls([b"k"]) == [(1, -1)]
-
-
 # -- Redis Cluster ------------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
-    clients = cluster.node_clients()
-    for client in clients:
-        client.flushall()
-        client.config_resetstat()
-    yield clients
-    for client in clients:
-        client.close()
 
 
 def keys_on(node: redis.Redis, prefix: str) -> List[bytes]:
@@ -1120,26 +1046,3 @@ def test_cluster_stats_count_every_master_and_purge_empties_them_all(cluster, no
     assert status == 0
     assert (json.loads(out)["sessions"], json.loads(out)["cluster"]) == (10, True)
     assert sum(len(keys_on(node, PREFIX)) for node in nodes) == 10
-
-
-@pytest.mark.slow
-def test_cluster_unlink_sends_one_command_per_slot_never_a_cross_slot_one(cluster, nodes):
-    from redis.cluster import RedisCluster
-
-    client = RedisCluster.from_url(cluster.url)
-    try:
-        keys = [f"{PREFIX}{i}".encode() for i in range(60)]
-        for key in keys:
-            client.set(key, "x")
-        slots = {client.keyslot(key) for key in keys}
-        assert len({client.nodes_manager.get_node_from_slot(slot).name for slot in slots}) == 3
-        for node in nodes:
-            node.config_resetstat()
-        store = RedisStore(client, PREFIX)
-        assert store.unlink_keys(keys) == 60  # a CROSSSLOT error would raise SessionBackendError
-        unlinks = sum(command_stats(node).get("unlink", 0) for node in nodes)
-        assert unlinks == len(slots)
-        assert store.scan_targets() and len(store.scan_targets()) == 3
-        assert sum(len(page) for page in store.scan_pages(PREFIX + "*", 10)) == 0
-    finally:
-        client.close()
