@@ -17,13 +17,11 @@ Exit status: 0 done, 1 not found or refused, 2 usage or settings error,
 from __future__ import annotations
 
 import argparse
-import base64
 import bisect
 import datetime
 import json
 import math
 import pprint
-import re
 import sys
 import time
 from array import array
@@ -33,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import options as option_table
 from .connection import location_url
-from .cookies import SENT_OLD_SECRET, SIGNATURE_SIZE, CookieJar, SessionIdSigner, plausible_id
+from .cookies import SENT_OLD_SECRET, CookieJar, SessionIdSigner, looks_signed, plausible_id
 from .exceptions import InvalidSetting, SessionBackendError
 from .factory import make_factory
 from .keyspace import Keyspace
@@ -61,7 +59,6 @@ _LOCATION_OPTIONS = (
     "redis_sentinels", "redis_sentinel_master", "redis_sentinel_password",
 )
 _GLOB_SPECIALS = frozenset("*?[]\\")
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class Failure(Exception):
@@ -487,14 +484,6 @@ def read_id(text: str, cookies: Optional[CookieJar]) -> Given:
                 how = setting("secret") if sent != SENT_OLD_SECRET else f"one of {setting('secret_fallbacks')}"
             return Given(text, session_id, f"a cookie value verified with {how}")
     return Given(text, None, "")
-
-
-def looks_signed(text: str) -> bool:
-    """Shaped like what ``SessionIdSigner`` makes: base64url of a 64-byte signature followed by an id."""
-    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:  # (a length base64 never has)
-        return False
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    return len(raw) > SIGNATURE_SIZE and plausible_id(raw[SIGNATURE_SIZE:].decode("latin-1"))
 
 
 def not_found(given: Given, target: Target) -> Failure:

@@ -25,7 +25,7 @@ from webtest import TestApp
 
 from pyramid_session_redis import cli
 from pyramid_session_redis.cli import main
-from pyramid_session_redis.cookies import SessionIdSigner
+from pyramid_session_redis.cookies import SessionIdSigner, looks_signed
 from pyramid_session_redis.exceptions import SessionBackendError
 from pyramid_session_redis.keyspace import Keyspace
 from pyramid_session_redis.payload import encode, json_serialize
@@ -568,6 +568,17 @@ def test_a_verified_value_that_cannot_be_an_id_is_not_used(tmp_path, redis_serve
     assert status == 2
     assert "is neither a session id" in err
     assert redis_client.exists(PREFIX + "x\ty")
+
+
+def test_looks_signed_knows_the_signed_layout_whatever_the_secret():
+    signed = SessionIdSigner("any secret").dumps("an-id").decode()
+    assert len(signed) % 4 == 0  # 64 bytes of signature and 5 of id: no padding to strip
+    assert looks_signed(signed)
+    assert not looks_signed("an-id")  # too short to hold a signature
+    assert not looks_signed(signed + "A")  # a length base64 never has
+    assert not looks_signed(signed + "=")  # padded: dumps strips it
+    assert not looks_signed(SessionIdSigner("s").dumps("two words").decode())  # no id holds a space
+    assert not looks_signed("")
 
 
 def test_the_no_secret_stand_in_signs_and_verifies_nothing():
