@@ -30,10 +30,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from . import options as option_table
-from .connection import location_url
+from .connection import build_store, location_url
 from .cookies import SENT_OLD_SECRET, CookieJar, SessionIdSigner, looks_signed, plausible_id
 from .exceptions import InvalidSetting, SessionBackendError
-from .factory import make_factory
+from .factory import serializers
 from .keyspace import Keyspace
 from .payload import decode as decode_payload
 from .store import RedisStore
@@ -75,21 +75,6 @@ def setting(name: str) -> str:
 
 
 # -- what the settings say ------------------------------------------------------------
-
-
-class _NoSigner:
-    """Stands in for the cookie signer when the settings give no ``secret``.
-
-    The library rightly refuses settings without one; this tool needs it only
-    to verify a cookie value, so it lets the library validate everything else
-    unchanged and remembers that cookie values cannot be verified.
-    """
-
-    def dumps(self, session_id: str) -> bytes:
-        raise ValueError("no secret configured")
-
-    def loads(self, signed: bytes) -> str:
-        raise ValueError("no secret configured")
 
 
 @dataclass
@@ -146,15 +131,16 @@ def load_target(args: argparse.Namespace) -> Target:
         options["redis_url"] = args.redis_url
     if args.cluster:
         options["redis_cluster"] = True
+    # Without secret, cookie_signer or secret_fallbacks this tool still reads raw ids; the
+    # library would refuse such settings, since it could not sign a cookie.  (Fallbacks
+    # alone stay the library's "give exactly one of" error.)
     unsigned = all(options.get(name) is None for name in ("secret", "cookie_signer", "secret_fallbacks"))
-    if unsigned:
-        options["cookie_signer"] = _NoSigner()
     try:
-        # The application's own checks and factory; it connects to nothing yet.
-        factory = make_factory(options, setting)
-    except InvalidSetting as exc:  # a bad value, TLS files without TLS, a database on a cluster...
+        values = option_table.validate(options, setting, require_signer=not unsigned)
+    except InvalidSetting as exc:  # a bad value, a database on a cluster...
         raise Failure(USAGE, f"{args.config_uri}: {exc}") from None
-    values = factory.options
+    cookies = None if unsigned else cookie_jar(values)
+    deserialize = serializers(values)[1]
 
     url = location_url(values)
     if url is not None and url.startswith("memory:"):
@@ -169,20 +155,35 @@ def load_target(args: argparse.Namespace) -> Target:
             f"{setting('redis_client_callable')} builds the Redis client inside the application, per request: "
             "give --redis-url (and --cluster for a Redis Cluster) to say where the sessions are",
         )
-    store = factory.store
-    assert isinstance(store, RedisStore)  # memory:// and redis_client_callable were refused above
-    keys = Keyspace(prefix=store.prefix, client_for=lambda: store.client, cluster=values["redis_cluster"])
+    try:
+        keys = open_keyspace(values)  # (connects to nothing yet)
+    except InvalidSetting as exc:  # TLS files without TLS, a database in a cluster's URL...
+        raise Failure(USAGE, f"{args.config_uri}: {exc}") from None
     location, db = describe_location(values, keys)
     return Target(
         keys=keys,
         prefix=keys.prefix,
-        deserialize=factory.deserialize,
+        deserialize=deserialize,
         serializer=_serializer_name(values),
-        cookies=None if unsigned else factory.cookies,
+        cookies=cookies,
         location=location,
         db=db,
         cluster=values["redis_cluster"],
     )
+
+
+def cookie_jar(values: Dict[str, Any]) -> CookieJar:
+    """What verifies the application's cookie values: its ``cookie_signer``, or its secrets."""
+    signer = values["cookie_signer"] or SessionIdSigner(values["secret"], values["secret_fallbacks"] or ())
+    return CookieJar(values, signer)
+
+
+def open_keyspace(values: Dict[str, Any]) -> Keyspace:
+    """The sessions' keys in the Redis the validated options name (neither memory:// nor
+    ``redis_client_callable``): the application's own store, seen by an operator."""
+    store = build_store(values)
+    assert isinstance(store, RedisStore)  # memory:// is the only other kind build_store makes
+    return Keyspace(prefix=store.prefix, client_for=lambda: store.client, cluster=values["redis_cluster"])
 
 
 def _serializer_name(values: Dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ class SessionFactory:
         self.rules = resolve_rules(options)
         signer = options["cookie_signer"] or SessionIdSigner(options["secret"], options["secret_fallbacks"] or ())
         self.cookies = CookieJar(options, signer)
-        self.serialize, self.deserialize = _serializers(options)
+        self.serialize, self.deserialize = serializers(options)
         self.pickle_migration: bool = options["pickle_migration"]
         self.max_payload_bytes: Optional[int] = options["max_payload_bytes"]
         self.checked_writes: bool = options["on_conflict"] != "overwrite"
@@ -109,7 +109,8 @@ class _PerRequest:
         return getattr(self._factory, name)
 
 
-def _serializers(options: Dict[str, Any]) -> Tuple[Callable[[Any], Any], Callable[[bytes], Any]]:
+def serializers(options: Dict[str, Any]) -> Tuple[Callable[[Any], Any], Callable[[bytes], Any]]:
+    """``(serialize, deserialize)`` as the options select them (warning when they unpickle)."""
     if options["serialize"] is not None:
         pair = (options["serialize"], options["deserialize"])
         unpickles = options["deserialize"] is pickle.loads

@@ -415,8 +415,14 @@ def _bad(opt: Option, shown: str, value: Any, why: str = "") -> InvalidSetting:
     return InvalidSetting(f"{shown} = {value!r} is not valid{detail}: {opt.name} accepts {opt.kind.accepts}")
 
 
-def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) -> Dict[str, Any]:
-    """Check keyword options against the table; return every option, defaults filled in."""
+def validate(
+    kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str, require_signer: bool = True
+) -> Dict[str, Any]:
+    """Check keyword options against the table; return every option, defaults filled in.
+
+    ``require_signer=False`` accepts options with neither ``secret`` nor
+    ``cookie_signer``, for the operators' tool, which signs no cookie.
+    """
     values = {name: opt.default for name, opt in OPTIONS.items()}
     for name, value in kwargs.items():
         opt = OPTIONS.get(name)
@@ -426,7 +432,7 @@ def validate(kwargs: Mapping[str, Any], shown_as: Callable[[str], str] = str) ->
             values[name] = opt.kind.check(value)
         except ValueError:
             raise _bad(opt, shown_as(name), value) from None
-    _check_combinations(values, shown_as)
+    _check_combinations(values, shown_as, require_signer)
     return values
 
 
@@ -457,9 +463,10 @@ def settings_key(name: str) -> str:
     return SETTINGS_PREFIX + name
 
 
-def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str]) -> None:
+def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str], require_signer: bool = True) -> None:
     s = shown_as
-    if (values["secret"] is None) == (values["cookie_signer"] is None):
+    signers = [name for name in ("secret", "cookie_signer") if values[name] is not None]
+    if len(signers) > 1 or (not signers and require_signer):
         raise InvalidSetting(
             f"give exactly one of {s('secret')} and {s('cookie_signer')} (the cookie must be signed, by one of them)"
         )

@@ -24,9 +24,10 @@ from pyramid.paster import get_app
 from webtest import TestApp
 
 from pyramid_session_redis import cli
+from pyramid_session_redis import options as option_table
 from pyramid_session_redis.cli import main
 from pyramid_session_redis.cookies import SessionIdSigner, looks_signed
-from pyramid_session_redis.exceptions import SessionBackendError
+from pyramid_session_redis.exceptions import InvalidSetting, SessionBackendError
 from pyramid_session_redis.keyspace import Keyspace
 from pyramid_session_redis.payload import encode, json_serialize
 
@@ -581,11 +582,14 @@ def test_looks_signed_knows_the_signed_layout_whatever_the_secret():
     assert not looks_signed("")
 
 
-def test_the_no_secret_stand_in_signs_and_verifies_nothing():
-    with pytest.raises(ValueError):
-        cli._NoSigner().dumps("id")
-    with pytest.raises(ValueError):
-        cli._NoSigner().loads(b"id")
+def test_settings_without_a_signer_are_valid_only_when_none_is_required():
+    """What the CLI asks of the library's validation instead of a stand-in signer."""
+    values = option_table.validate({"redis_url": "redis://h"}, require_signer=False)
+    assert values["secret"] is None and values["cookie_signer"] is None
+    with pytest.raises(InvalidSetting, match="give exactly one of secret and cookie_signer"):
+        option_table.validate({"secret": "s", "cookie_signer": REVERSING_SIGNER}, require_signer=False)
+    with pytest.raises(InvalidSetting, match="give exactly one of secret and cookie_signer"):
+        option_table.validate({"redis_url": "redis://h"})
 
 
 # -- delete ---------------------------------------------------------------------------------------------------------
