@@ -23,9 +23,10 @@ from pyramid.config import Configurator
 from pyramid.paster import get_app
 from webtest import TestApp
 
-from pyramid_session_redis import cli
 from pyramid_session_redis import options as option_table
 from pyramid_session_redis.cli import main
+from pyramid_session_redis.cli.progress import Progress
+from pyramid_session_redis.cli.target import describe_location, escape_glob, hide_password
 from pyramid_session_redis.cookies import SessionIdSigner, looks_signed
 from pyramid_session_redis.exceptions import InvalidSetting, SessionBackendError
 from pyramid_session_redis.keyspace import Keyspace
@@ -205,8 +206,8 @@ def test_every_walk_sends_scan_match_escaped_prefix_count_never_keys(tmp_path, r
 
 
 def test_escape_glob_escapes_exactly_the_pattern_characters():
-    assert cli.escape_glob("shop:session:") == "shop:session:"
-    assert cli.escape_glob("a*b?c[d]e\\f-^g") == "a\\*b\\?c\\[d\\]e\\\\f-^g"
+    assert escape_glob("shop:session:") == "shop:session:"
+    assert escape_glob("a*b?c[d]e\\f-^g") == "a\\*b\\?c\\[d\\]e\\\\f-^g"
 
 
 def test_stats_text_output(ini, redis_server, redis_client, capsys):
@@ -697,7 +698,7 @@ def test_purge_with_yes_needs_no_terminal_and_reports_progress_every_n_batches(
 
 def test_progress_lines_without_a_terminal():
     stream = Pipe()
-    progress = cli.Progress(stream, "purge", 3, every=2)
+    progress = Progress(stream, "purge", 3, every=2)
     for done in (1, 2, 2, 3):
         progress.update(done, done)
     progress.finish(3, 3)  # the same counts as the last line: not written twice
@@ -705,12 +706,12 @@ def test_progress_lines_without_a_terminal():
         "purge: [####################..........]  66% deleted 2 / scanned 2 of ~3 keys",
         "purge: [##############################] 100% deleted 3 / scanned 3 of ~3 keys",
     ]
-    progress = cli.Progress(stream, "counting", None, every=2)
+    progress = Progress(stream, "counting", None, every=2)
     progress.update(5)
     progress.finish(5)
     assert stream.getvalue().splitlines()[-1] == "counting: scanned 5 keys"
     # A total that turned out too high (keys expired meanwhile) never shows 100%.
-    assert "  99% deleted 199 / scanned 199 of ~200 keys" in cli.Progress(stream, "purge", 200, 1).line(199, 199)
+    assert "  99% deleted 199 / scanned 199 of ~200 keys" in Progress(stream, "purge", 200, 1).line(199, 199)
 
 
 def test_purge_progress_on_a_terminal_rewrites_one_line(ini, mixed, redis_client, monkeypatch, capsys):
@@ -859,14 +860,14 @@ def test_where_the_sessions_are_is_described_without_secrets(settings, shown):
     factory = make_factory({**option_table.parse_settings(
         {f"redis.sessions.{k}": v for k, v in settings.items()}), "secret": "s"})
     keys = Keyspace(client_for=lambda: factory.client, cluster=factory.options["redis_cluster"])
-    assert cli.describe_location(factory.options, keys) == shown  # (nothing connects)
+    assert describe_location(factory.options, keys) == shown  # (nothing connects)
 
 
 def test_hide_password():
-    assert cli.hide_password("redis://:pw@h:1/0") == "redis://:***@h:1/0"
-    assert cli.hide_password("rediss://user:pw@h:1/0") == "rediss://user:***@h:1/0"
-    assert cli.hide_password("redis://user@h:1/0") == "redis://user@h:1/0"
-    assert cli.hide_password("redis://h:1/0?db=2&password=pw&x") == "redis://h:1/0?db=2&password=***&x"
+    assert hide_password("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert hide_password("rediss://user:pw@h:1/0") == "rediss://user:***@h:1/0"
+    assert hide_password("redis://user@h:1/0") == "redis://user@h:1/0"
+    assert hide_password("redis://h:1/0?db=2&password=pw&x") == "redis://h:1/0?db=2&password=***&x"
 
 
 # -- settings, overrides and failures ----------------------------------------------------------------------------------------
@@ -983,6 +984,17 @@ def test_help_exits_0_and_lists_the_commands(capsys):
     assert status == 0
     for command in ("stats", "show", "delete", "purge", "config_uri"):
         assert command in out
+
+
+def test_the_package_runs_main_when_run_as_a_module(monkeypatch, capsys):
+    """What ``python -m pyramid_session_redis.cli`` runs, in this process (the test below runs it for real)."""
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["pyramid-session-redis", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("pyramid_session_redis.cli", run_name="__main__")
+    assert exited.value.code == 0
+    assert "config_uri" in capsys.readouterr().out
 
 
 def test_python_dash_m_runs_stats_end_to_end(ini, redis_server, redis_client):
