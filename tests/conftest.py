@@ -1,10 +1,11 @@
-"""Fixtures: one private redis-server per test run, a clean database per test."""
+"""Fixtures: one private redis-server per test run, a clean database per test; the CLI's usual ini file."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -13,6 +14,8 @@ import redis
 from pyramid_session_redis import session as session_module
 from pyramid_session_redis.store import CHECKED_WRITE
 
+from .app import SECRET
+from .cli_helpers import PREFIX, write_ini
 from .redis_server import RedisServer
 
 # Commands a client sends to set up a connection or that the tests send themselves.
@@ -140,6 +143,7 @@ def cluster() -> Iterator[Any]:
 
 @pytest.fixture
 def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
+    """A client of each master of ``cluster``, whose keys and command counts are emptied first."""
     clients = cluster.node_clients()
     for client in clients:
         client.flushall()
@@ -147,3 +151,9 @@ def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
     yield clients
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def ini(tmp_path: Path, redis_server: Any, redis_client: redis.Redis) -> str:
+    """The usual ini file: the test Redis, the prefix, the secret (``redis_client`` empties Redis)."""
+    return write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret=SECRET)

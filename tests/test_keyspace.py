@@ -8,7 +8,7 @@ import redis
 from pyramid_session_redis.exceptions import SessionBackendError
 from pyramid_session_redis.keyspace import Keyspace
 
-from .test_cli import PREFIX, command_stats
+from .cli_helpers import PREFIX, command_stats
 
 
 def test_keyspace_operations(redis_client):
