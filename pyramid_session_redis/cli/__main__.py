@@ -2,5 +2,4 @@
 
 from .parser import main
 
-if __name__ == "__main__":  # (not on a mere import, by a documentation tool say)
-    raise SystemExit(main())
+raise SystemExit(main())
