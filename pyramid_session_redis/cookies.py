@@ -71,7 +71,7 @@ class SessionIdSigner:
     def verify(self, signed: bytes) -> Tuple[str, bool]:
         """``(session_id, signed_with_the_current_secret)``; ValueError when no secret signed it."""
         try:
-            raw = binascii.a2b_base64((signed + b"=" * (-len(signed) % 4)).translate(_FROM_URLSAFE))
+            raw = _from_base64url(signed)
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"cookie is not base64: {exc}") from None
         signature, data = raw[:_SIG_SIZE], raw[_SIG_SIZE:]
@@ -92,6 +92,11 @@ def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(SALT + _as_bytes(secret), digestmod=hashlib.sha512)
 
 
+def _from_base64url(signed: bytes) -> bytes:
+    """What ``dumps`` encoded: its "=" padding was stripped, so it is put back first."""
+    return binascii.a2b_base64((signed + b"=" * (-len(signed) % 4)).translate(_FROM_URLSAFE))
+
+
 def plausible_id(value: Any) -> bool:
     """A verified id is still checked before it becomes part of a Redis key."""
     return (
@@ -104,6 +109,19 @@ def plausible_id(value: Any) -> bool:
 
 
 _URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def looks_signed(text: str) -> bool:
+    """Shaped like what ``SessionIdSigner`` makes, whatever secret signed it: base64url
+    of a signature followed by a plausible id.
+
+    Verifies nothing: the operators' tool uses it to tell a cookie value it
+    cannot verify (no secret, or not this application's) from a raw session id.
+    """
+    if not _URLSAFE.fullmatch(text) or len(text) % 4 == 1:  # (a length base64 never has)
+        return False
+    raw = _from_base64url(text.encode("ascii"))
+    return len(raw) > SIGNATURE_SIZE and plausible_id(raw[SIGNATURE_SIZE:].decode("latin-1"))
 
 
 def _cookie_finder(name: str) -> Optional[Callable[[str], Optional[re.Match[str]]]]:
@@ -133,6 +151,12 @@ class CookieJar:
     """Everything the factory knows about its cookie, prepared once."""
 
     __slots__ = ("name", "signer", "_verify", "_set_kwargs", "_delete_kwargs", "_finder", "_header")
+
+    @classmethod
+    def from_options(cls, options: Dict[str, Any]) -> CookieJar:
+        """The jar validated options describe, signing with ``cookie_signer`` or the secrets."""
+        signer = options["cookie_signer"] or SessionIdSigner(options["secret"], options["secret_fallbacks"] or ())
+        return cls(options, signer)
 
     def __init__(self, options: Dict[str, Any], signer: Signer):
         self.name: str = options["cookie_name"]

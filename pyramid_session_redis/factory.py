@@ -7,7 +7,6 @@ client.  Per request the factory only builds a lazy ``RedisSession``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Dict, Optional
 
 from pyramid.interfaces import ISessionFactory
@@ -15,13 +14,11 @@ from zope.interface import implementer
 
 from . import options as option_table
 from .connection import build_store, callable_options
-from .cookies import CookieJar, SessionIdSigner
-from .resolved import Hooks, SessionSettings, default_id_generator, unpickles
+from .cookies import CookieJar
+from .resolved import Hooks, SessionSettings, default_id_generator, warn_if_unpickling
 from .session import RedisSession
 from .store import RedisStore, Store
 from .trace import TRACE_KEY, TracedStore
-
-log = logging.getLogger("pyramid_session_redis")
 
 __all__ = ["SessionFactory", "default_id_generator", "make_factory"]
 
@@ -37,11 +34,9 @@ class SessionFactory:
 
     def __init__(self, options: Dict[str, Any]):
         self.options = options
-        signer = options["cookie_signer"] or SessionIdSigner(options["secret"], options["secret_fallbacks"] or ())
-        self.settings = SessionSettings.from_options(options, CookieJar(options, signer))
+        self.settings = SessionSettings.from_options(options, CookieJar.from_options(options))
         self.hooks = Hooks.from_options(options)
-        if unpickles(options):
-            _warn_unpickling(options)
+        warn_if_unpickling(options)
         self._client_callable: Optional[Callable[..., Any]] = options["redis_client_callable"]
         if self._client_callable is None:
             self.store: Optional[Store] = build_store(options)
@@ -71,15 +66,6 @@ class SessionFactory:
     def client(self) -> Any:
         """The shared Redis client (None with ``redis_client_callable`` or memory://)."""
         return self.store.client if self.store is not None else None
-
-
-def _warn_unpickling(options: Dict[str, Any]) -> None:
-    log.warning(
-        "pyramid_session_redis: session payloads are unpickled (%s): anyone who can write "
-        "to this Redis server can run code in this application. Prefer serializer = json%s.",
-        "pickle_migration" if options["pickle_migration"] else "pickle serializer",
-        "; turn pickle_migration off once the pickled sessions have expired" if options["pickle_migration"] else "",
-    )
 
 
 def make_factory(kwargs: Dict[str, Any], shown_as: Callable[[str], str] = str) -> SessionFactory:

@@ -7,6 +7,7 @@ on is written down in one place, typed, and cannot change under it.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import secrets
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .policy import Rules, resolve_rules
 if TYPE_CHECKING:
     from .cookies import CookieJar
     from .policy import Decision, SessionView
+
+log = logging.getLogger("pyramid_session_redis")
 
 Reporter = Callable[[Any, Exception], Any]  # a hook: called with the request and what went wrong
 Serialize = Callable[[Any], Any]
@@ -105,3 +108,16 @@ def unpickles(options: Dict[str, Any]) -> bool:
     if options["serialize"] is not None:
         return options["deserialize"] is pickle.loads
     return bool(options["pickle_migration"]) or options["serializer"] == "pickle"
+
+
+def warn_if_unpickling(options: Dict[str, Any]) -> None:
+    """Log, at start-up, that whoever can write to Redis can run code here, when it is so."""
+    if not unpickles(options):
+        return
+    migrating = options["pickle_migration"]
+    log.warning(
+        "pyramid_session_redis: session payloads are unpickled (%s): anyone who can write "
+        "to this Redis server can run code in this application. Prefer serializer = json%s.",
+        "pickle_migration" if migrating else "pickle serializer",
+        "; turn pickle_migration off once the pickled sessions have expired" if migrating else "",
+    )

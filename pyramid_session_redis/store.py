@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Any, Callable, Iterator, List, Optional, Protocol, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Optional, Protocol, Tuple, TypeVar, Union, cast
 
-from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from .exceptions import SessionBackendError
 
@@ -85,17 +84,18 @@ class Store(Protocol):
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _backend(method: _F) -> _F:
-    """Any redis-py failure of this store call becomes one documented exception."""
+def as_backend_error(method: _F) -> _F:
+    """Any redis-py failure of this call becomes one documented exception
+    (for the methods of ``RedisStore`` and ``keyspace.Keyspace``)."""
 
     @functools.wraps(method)
-    def call(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except (RedisError, RedisClusterException) as exc:
             raise SessionBackendError(f"Redis failed during {method.__name__}: {type(exc).__name__}: {exc}") from exc
 
-    return call  # type: ignore[return-value]
+    return cast(_F, call)
 
 
 class RedisStore:
@@ -114,7 +114,7 @@ class RedisStore:
             self._client = self._get_client()  # type: ignore[misc]
         return self._client
 
-    @_backend
+    @as_backend_error
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
         """GET, or GETEX ... EX ttl so that the read also refreshes the TTL."""
         raw: Optional[bytes]
@@ -124,16 +124,16 @@ class RedisStore:
             raw = self.client.get(self.prefix + session_id)
         return raw
 
-    @_backend
+    @as_backend_error
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         """SET NX: False when the id is taken (never overwrite another session)."""
         return bool(self.client.set(self.prefix + session_id, data, ex=ttl, nx=True))
 
-    @_backend
+    @as_backend_error
     def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
         self.client.set(self.prefix + session_id, data, ex=ttl)
 
-    @_backend
+    @as_backend_error
     def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
         """Store ``data`` (or delete, for None) only if the key still holds ``loaded``.
 
@@ -148,118 +148,10 @@ class RedisStore:
             reply = self.client.eval(CHECKED_WRITE, 1, key, *args)
         return reply if isinstance(reply, (bytes, str)) else int(reply)
 
-    @_backend
+    @as_backend_error
     def refresh(self, session_id: str, ttl: int) -> None:
         self.client.expire(self.prefix + session_id, ttl)
 
-    @_backend
+    @as_backend_error
     def delete(self, session_id: str) -> None:
         self.client.delete(self.prefix + session_id)
-
-    # -- for operators (pyramid_session_redis.cli); never used to serve a request.
-    # A large live server must keep serving while these run: keys are walked
-    # with SCAN, one bounded page at a time (never KEYS, which blocks the server
-    # for as long as it runs), and each page costs one pipeline or one UNLINK.
-
-    def scan_pages(self, match: str, count: int) -> Iterator[List[bytes]]:
-        """The keys matching ``match``, one SCAN reply (``COUNT count``) at a time.
-
-        For counting and purging sessions without KEYS.  On a cluster each
-        primary is walked in turn, since a node's SCAN sees only the keys of
-        its own slots.  As SCAN promises: a key that exists for the whole walk
-        is seen; one created or deleted meanwhile may or may not be, and a key
-        may be seen twice if the server resizes its table during the walk.
-        Pages may be empty.
-        """
-        for node in self.scan_targets():
-            cursor = 0
-            while True:
-                cursor, keys = self.scan_page(node, cursor, match, count)
-                yield keys
-                if not cursor:
-                    break
-
-    @_backend
-    def scan_targets(self) -> List[Any]:
-        """What one walk of ``scan_pages`` covers: every primary of a cluster
-        (SCAN on one node sees only that node's keys), else ``[None]``, the server itself."""
-        client: Any = self.client  # (Any: redis-py leaves get_primaries unannotated)
-        if isinstance(self.client, RedisCluster):
-            return list(client.get_primaries())
-        return [None]
-
-    @_backend
-    def scan_page(self, node: Any, cursor: int, match: str, count: int) -> Tuple[int, List[bytes]]:
-        """One ``SCAN cursor MATCH match COUNT count``, sent to ``node`` (a cluster
-        primary from ``scan_targets``, or None); the next cursor (0: done) and the keys."""
-        if node is None:
-            next_cursor, keys = self.client.scan(cursor=cursor, match=match, count=count)
-            return int(next_cursor), list(keys)
-        cursors, keys = self.client.scan(cursor=cursor, match=match, count=count, target_nodes=node)
-        return int(cursors[node.name]), list(keys)
-
-    @_backend
-    def sizes_and_ttls(self, keys: Sequence[bytes]) -> List[Tuple[Optional[int], int]]:
-        """``(STRLEN, TTL)`` of each key of a page, for the statistics.
-
-        One pipeline per page (``transaction=False``): one round trip, per node
-        on a cluster, instead of two per key; not MULTI, which a cluster refuses
-        across slots and which would hold the server for the whole page.  The
-        size is None for a key that is not a string (WRONGTYPE: not a session;
-        seen when the prefix is empty); the TTL is -1 for a key without expiry
-        and -2 for one gone since the SCAN.
-        """
-        if not keys:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.strlen(key)
-            pipe.ttl(key)
-        replies = pipe.execute(raise_on_error=False)
-        out: List[Tuple[Optional[int], int]] = []
-        for size, ttl in zip(replies[::2], replies[1::2]):
-            if isinstance(ttl, Exception):
-                raise ttl
-            if isinstance(size, ResponseError) and str(size).startswith("WRONGTYPE"):
-                size = None
-            elif isinstance(size, Exception):
-                raise size
-            out.append((None if size is None else int(size), int(ttl)))
-        return out
-
-    @_backend
-    def unlink_keys(self, keys: Sequence[bytes]) -> int:
-        """``UNLINK`` one page of keys (for a purge); how many of them existed.
-
-        UNLINK rather than DEL: the server frees the values in a background
-        thread, so deleting large sessions does not stall it.  One command per
-        page on a single server; on a cluster redis-py sends one UNLINK per
-        hash slot (pipelined, per node), since a multi-key command must stay
-        within one slot.
-        """
-        if not keys:
-            return 0
-        return int(self.client.unlink(*keys))
-
-    @_backend
-    def peek(self, session_id: str) -> Optional[Tuple[bytes, int]]:
-        """The stored payload of one session and its TTL, or None when there is none.
-
-        GET, not ``load``'s GETEX: looking at a session must not extend it.
-        GET and TTL go in one pipeline (one key, so one node on a cluster);
-        the TTL is -1 without expiry, -2 if the key expired between the two.
-        """
-        key = self.prefix + session_id
-        pipe = self.client.pipeline(transaction=False)
-        pipe.get(key)
-        pipe.ttl(key)
-        raw, ttl = pipe.execute()
-        if raw is None:
-            return None
-        return raw, int(ttl)
-
-    @_backend
-    def remove(self, session_id: str) -> bool:
-        """``UNLINK`` one session; True when it existed (``delete`` does not say,
-        and need not: a request does not care, an operator does)."""
-        return bool(self.client.unlink(self.prefix + session_id))

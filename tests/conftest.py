@@ -1,8 +1,9 @@
-"""Fixtures: one private redis-server per test run, a clean database per test."""
+"""Fixtures: one private redis-server per test run, a clean database per test; the CLI's usual ini file."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Iterator, List
 
 import pytest
 import redis
@@ -11,6 +12,9 @@ from pyramid_session_redis import lifecycle as session_module
 from pyramid_session_redis.store import CHECKED_WRITE
 from pyramid_session_redis.testing.commands import CommandCounter
 from pyramid_session_redis.testing.servers import RedisServer
+
+from .app import SECRET
+from .cli_helpers import PREFIX, write_ini
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +60,21 @@ def cluster() -> Iterator[Any]:
 
     with LocalCluster() as started:
         yield started
+
+
+@pytest.fixture
+def nodes(cluster: Any) -> Iterator[List[redis.Redis]]:
+    """A client of each master of ``cluster``, whose keys and command counts are emptied first."""
+    clients = cluster.node_clients()
+    for client in clients:
+        client.flushall()
+        client.config_resetstat()
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def ini(tmp_path: Path, redis_server: Any, redis_client: redis.Redis) -> str:
+    """The usual ini file: the test Redis, the prefix, the secret (``redis_client`` empties Redis)."""
+    return write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret=SECRET)
