@@ -76,13 +76,6 @@ def test_json_is_the_default_and_warns_nothing(redis_server, redis_client, caplo
     assert json.loads(only_value(redis_client)[1])["m"] == {"k": "v"}
 
 
-def test_custom_pickle_callables_warn_too(caplog):
-    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
-        RedisSessionFactory(secret=SECRET, redis_url="redis://127.0.0.1:1/0", serialize=pickle.dumps,
-                            deserialize=pickle.loads)
-    assert "are unpickled" in caplog.text
-
-
 @pytest.mark.parametrize("kw, message", [
     ({"serializer": "pickle", "serialize": json.dumps, "deserialize": json.loads}, "give serializer or serialize/deserialize, not both"),
     ({"serializer": "pickle", "pickle_migration": True}, "pickle_migration moves sessions to JSON"),

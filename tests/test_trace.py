@@ -296,26 +296,3 @@ def test_data_that_cannot_be_copied_is_shown_as_its_repr():
     generator = (n for n in range(3))
     trace.settled(None, Decision(Action.NOTHING), {"g": generator})  # type: ignore[arg-type]
     assert list(trace.data) == ["(not copyable)"] and "generator" in trace.data["(not copyable)"]
-
-
-def test_every_store_has_every_operation_a_session_calls():
-    """A store operation the session starts to use must be in the Store protocol, and
-    every store (the traced one too) must have it with the same parameters."""
-    import inspect
-    import re
-
-    from pyramid_session_redis import lifecycle, loading, persist, session
-    from pyramid_session_redis.memory import MemoryStore
-    from pyramid_session_redis.store import RedisStore, Store
-    from pyramid_session_redis.trace import TracedStore
-
-    operations = {name for name, value in vars(Store).items() if inspect.isfunction(value) and not name.startswith("_")}
-    assert operations == {"load", "create", "save", "checked_save", "refresh", "delete"}
-    called = set()
-    for module in (lifecycle, loading, persist, session):
-        called |= set(re.findall(r"store\.(\w+)\(", inspect.getsource(module)))
-    assert called == operations
-    for name in operations:
-        wanted = list(inspect.signature(getattr(Store, name)).parameters)
-        for store in (RedisStore, MemoryStore, TracedStore):
-            assert len(list(inspect.signature(getattr(store, name)).parameters)) == len(wanted), (store, name)

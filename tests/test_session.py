@@ -1,31 +1,13 @@
-"""The rest of the session API, each through a real request against Redis."""
+"""The session face (RedisSession): the dict API, flash, csrf and the extras,
+each through a real request against Redis."""
 
 from __future__ import annotations
 
 import datetime
-import json
-from typing import Any, Callable, Dict
 
 import pytest
 
-from .app import make_app
-
-
-def run(redis_server, view: Callable[[Any], Any], **options: Any):
-    """An app with one extra view at /v; returns the TestApp."""
-
-    def wrapped(request):
-        result = view(request.session)
-        response = request.response
-        response.text = repr(result)
-        return response
-
-    return make_app(redis_server.url, views={"v": wrapped}, **options)
-
-
-def payload(redis_client) -> Dict[str, Any]:
-    (key,) = redis_client.keys("*")
-    return json.loads(redis_client.get(key))
+from .helpers import payload, run
 
 
 def test_changed_forces_a_write_when_detect_changes_is_off(redis_server, redis_client, commands):
@@ -90,28 +72,6 @@ def test_unchanged_session_with_own_timeout_is_refreshed_not_rewritten(redis_ser
     assert commands.counts() == {"getex": 1, "expire": 1}
     (key,) = redis_client.keys("*")
     assert 0 < redis_client.ttl(key) <= 40
-
-
-def test_taken_id_is_never_overwritten(redis_server, redis_client):
-    ids = iter(["checked-at-startup", "taken-id", "fresh-id"])
-    redis_client.set("taken-id", b"someone else's session")
-    app = run(redis_server, lambda s: s.__setitem__("mine", 1), id_generator=lambda: next(ids))
-    response = app.get("/v")
-    assert redis_client.get("taken-id") == b"someone else's session"
-    assert json.loads(redis_client.get("fresh-id"))["m"] == {"mine": 1}
-    cookies = response.headers.getall("Set-Cookie")
-    assert len(cookies) == 1  # the cookie was re-set for the new id, not added twice
-    follow = run(redis_server, lambda s: s.get("mine"))
-    follow.cookiejar = app.cookiejar
-    assert follow.get("/v").text == "1"
-
-
-def test_id_generator_that_only_returns_taken_ids_fails_loudly(redis_server, redis_client):
-    redis_client.set("same", b"x")
-    app = run(redis_server, lambda s: s.__setitem__("a", 1), id_generator=lambda: "same")
-    with pytest.raises(RuntimeError, match="already in Redis"):
-        app.get("/v")
-    assert redis_client.get("same") == b"x"
 
 
 def test_do_persist_on_a_stored_session_with_tracked_expiry(redis_server, redis_client, clock_at):

@@ -1,0 +1,89 @@
+"""The public errors (exceptions.py): what subclasses what, so that handlers
+written for 1.8 keep catching what they caught."""
+
+from __future__ import annotations
+
+import pytest
+from pyramid.exceptions import ConfigurationError
+
+from pyramid_session_redis import exceptions
+from pyramid_session_redis.exceptions import (
+    InvalidSession,
+    InvalidSession_BadCookie,
+    InvalidSession_DeserializationError,
+    InvalidSession_NoSessionCookie,
+    InvalidSession_NotInBackend,
+    InvalidSession_PayloadLegacy,
+    InvalidSession_PayloadTimeout,
+    InvalidSetting,
+    RawDeserializationError,
+    SessionBackendError,
+    SessionConflict,
+    SessionPayloadTooLarge,
+)
+
+# What 1.8's pyramid_session_redis.exceptions offered: code that imports them keeps working.
+NAMES_1_8 = [
+    "InvalidSession",
+    "InvalidSession_NoSessionCookie",
+    "InvalidSession_NotInBackend",
+    "InvalidSession_DeserializationError",
+    "InvalidSession_PayloadTimeout",
+    "InvalidSession_PayloadLegacy",
+    "RawDeserializationError",
+]
+
+
+@pytest.mark.parametrize("name", NAMES_1_8)
+def test_the_names_1_8_code_imports_still_exist_and_are_exceptions(name):
+    assert issubclass(getattr(exceptions, name), Exception)
+    assert name in exceptions.__all__
+
+
+def test_everything_exported_exists():
+    assert all(isinstance(getattr(exceptions, name), type) for name in exceptions.__all__)
+
+
+@pytest.mark.parametrize("cls", [
+    InvalidSession_NoSessionCookie,
+    InvalidSession_BadCookie,
+    InvalidSession_NotInBackend,
+    InvalidSession_DeserializationError,
+    InvalidSession_PayloadTimeout,
+    InvalidSession_PayloadLegacy,
+])
+def test_every_reason_a_session_is_unusable_is_an_invalid_session(cls):
+    assert issubclass(cls, InvalidSession)
+
+
+def test_a_bad_cookie_counts_as_no_cookie_for_1x_loggers():
+    assert issubclass(InvalidSession_BadCookie, InvalidSession_NoSessionCookie)
+    assert not issubclass(InvalidSession_NoSessionCookie, InvalidSession_BadCookie)
+
+
+@pytest.mark.parametrize("cls", [RawDeserializationError, SessionPayloadTooLarge, SessionConflict, SessionBackendError])
+def test_errors_raised_to_the_application_are_not_invalid_sessions(cls):
+    assert not issubclass(cls, InvalidSession)
+
+
+def test_invalid_setting_is_a_configuration_error_and_a_value_error():
+    assert issubclass(InvalidSetting, ConfigurationError) and issubclass(InvalidSetting, ValueError)
+    with pytest.raises(ValueError, match="timeout"):
+        raise InvalidSetting("timeout is wrong")
+
+
+def test_payload_too_large_is_a_value_error_that_says_size_and_limit():
+    exc = SessionPayloadTooLarge(2000, 1000)
+    assert isinstance(exc, ValueError) and (exc.size, exc.limit) == (2000, 1000)
+    assert "2000 bytes" in str(exc) and "max_payload_bytes = 1000" in str(exc)
+
+
+def test_session_conflict_carries_the_keys_and_whether_the_session_was_gone():
+    assert (SessionConflict("m").keys, SessionConflict("m").gone) == ((), False)
+    exc = SessionConflict("kept", keys=("a", "b"), gone=True)
+    assert str(exc) == "kept" and exc.keys == ("a", "b") and exc.gone is True
+
+
+def test_raw_deserialization_error_holds_the_deserializers_error():
+    cause = ValueError("bad json")
+    assert RawDeserializationError(cause).args[0] is cause

@@ -1,0 +1,229 @@
+"""Unit tests of the stored payload: the JSON serializer and the payload layout (no Redis needed)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pickle
+
+import pytest
+
+from pyramid_session_redis import payload
+from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy
+
+# -- helpers ---------------------------------------------------------------------
+
+UNPICKLED = []
+
+
+def _record_unpickling(value):
+    UNPICKLED.append(value)
+    return value
+
+
+class Tripwire:
+    """Unpickling this calls _record_unpickling: a visible side effect."""
+
+    def __reduce__(self):
+        return (_record_unpickling, ("unpickled!",))
+
+
+# -- json_serialize / json_deserialize -------------------------------------------------
+
+
+def test_json_round_trip_unicode_nested_dicts_and_lists():
+    data = {"m": {"name": "Zoë ✓ 日本", "cart": {"items": [1, 2.5, {"sku": "x"}], "n": 3}, "flags": [True, False, None]}}
+    assert payload.json_deserialize(payload.json_serialize(data)) == data
+
+
+def test_json_serialize_returns_bytes():
+    assert isinstance(payload.json_serialize({"a": 1}), bytes)
+
+
+def test_json_serialize_is_compact():
+    raw = payload.json_serialize({"a": [1, 2], "b": {"c": "d"}})
+    assert raw == b'{"a":[1,2],"b":{"c":"d"}}'
+    assert b" " not in raw
+
+
+def test_json_serialize_keeps_unicode_as_utf8():
+    raw = payload.json_serialize({"k": "é✓"})
+    assert raw == '{"k":"é✓"}'.encode()
+    assert b"\\u" not in raw
+
+
+def test_json_serialize_turns_tuples_into_lists():
+    assert payload.json_deserialize(payload.json_serialize({"t": (1, 2)})) == {"t": [1, 2]}
+
+
+@pytest.mark.parametrize("value", [{1, 2}, datetime.datetime(2024, 1, 1), b"bytes", object()])
+def test_json_serialize_rejects_non_json_values_with_advice(value):
+    with pytest.raises(TypeError, match=r"cannot be stored as JSON.*store JSON types only.*serialize/deserialize"):
+        payload.json_serialize({"m": {"k": value}})
+
+
+def test_json_serialize_error_mentions_the_offending_type():
+    with pytest.raises(TypeError, match=r"set"):
+        payload.json_serialize({"k": {1}})
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_json_deserialize_refuses_pickle_without_unpickling(protocol):
+    UNPICKLED.clear()
+    raw = pickle.dumps({"m": {"x": Tripwire()}, "c": 1, "v": 1}, protocol=protocol)
+    assert pickle.loads(raw) and UNPICKLED == ["unpickled!"]  # the tripwire works
+    UNPICKLED.clear()
+    with pytest.raises(InvalidSession_PayloadLegacy, match="pickle"):
+        payload.json_deserialize(raw)
+    assert UNPICKLED == []
+
+
+def test_json_deserialize_of_garbage_raises_value_error():
+    with pytest.raises(ValueError):
+        payload.json_deserialize(b"{not json")
+
+
+# JSON that the json module reads in its own way, or refuses: the fast paths must give
+# exactly what json.loads gives, or raise exactly what it raises.
+JSON_CORPUS = [
+    b'{"a":1}',
+    b' {"a":1} ',
+    b'\xef\xbb\xbf{"a":1}',
+    '{"a":"\u00e9"}'.encode("utf-16"),
+    b'{"a":NaN,"b":Infinity,"c":-Infinity}',
+    b'{"a":1e400}',
+    b'{"a":18446744073709551616,"b":-9223372036854775809,"c":123456789012345678901234567890}',
+    b'{"a":"\\ud800"}',
+    b'{"a":1,"a":2}',
+    b'{"a":-0,"b":1.5e-7,"c":1E2,"d":0.1}',
+    '{"\u00e9":"\u2028\u00e9"}'.encode("utf-8"),
+    b'{"a":"\\u00e9\\n\\t\\"x"}',
+    b'[' * 50 + b']' * 50,
+    b'{"a":"\xff"}',
+    b'{"a":1} x',
+    b'{"a":1}{}',
+    b"",
+    b"[1,2,]",
+    b"{'a':1}",
+]
+
+
+@pytest.fixture(params=["fast decoder", "json module only"])
+def decoder(request, monkeypatch):
+    if request.param == "json module only":
+        monkeypatch.setattr(payload, "_fast_decode", None)
+    elif payload._fast_decode is None:
+        pytest.skip("msgspec is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("raw", JSON_CORPUS)
+def test_json_deserialize_matches_json_loads_exactly(decoder, raw):
+    try:
+        expected = json.loads(raw)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            payload.json_deserialize(raw)
+    else:
+        got = payload.json_deserialize(raw)
+        assert repr(got) == repr(expected)  # repr: NaN is not equal to itself; types count
+
+
+def test_fast_decoder_is_msgspec_when_installed():
+    msgspec = pytest.importorskip("msgspec")
+    assert payload._fast_decode is not None
+    assert (msgspec.MsgspecError,) == payload._FAST_ERRORS
+
+
+# -- payload.encode / decode ---------------------------------------------------------
+
+
+def test_encode_minimal_layout():
+    assert payload.encode({"a": 1}, 1700000000, None, None) == {"m": {"a": 1}, "c": 1700000000, "v": 1}
+
+
+def test_encode_with_timeout_and_expiry():
+    assert payload.encode({}, 100, 1200, 1300) == {"m": {}, "c": 100, "v": 1, "t": 1200, "x": 1300}
+
+
+def test_encode_zero_timeout_is_omitted_but_zero_expiry_kept():
+    out = payload.encode({}, 100, 0, 0)
+    assert "t" not in out
+    assert out["x"] == 0
+
+
+def test_decode_round_trip_without_timeout_and_expiry():
+    decoded = payload.decode(payload.encode({"a": [1]}, 100, None, None))
+    assert decoded == payload.Payload({"a": [1]}, 100, None, None)
+
+
+def test_decode_round_trip_with_timeout_and_expiry():
+    decoded = payload.decode(payload.encode({"a": 1}, 100, 1200, 1300))
+    assert decoded.data == {"a": 1}
+    assert decoded.created == 100
+    assert decoded.timeout == 1200
+    assert decoded.expires == 1300
+
+
+def test_decode_round_trip_through_json():
+    encoded = payload.encode({"ü": {"n": 1}}, 100, 60, 160)
+    assert payload.decode(payload.json_deserialize(payload.json_serialize(encoded))) == payload.Payload(
+        {"ü": {"n": 1}}, 100, 60, 160
+    )
+
+
+def test_decode_truncates_float_times_to_int():
+    decoded = payload.decode({"m": {}, "c": 100.7, "v": 1, "x": 200.2})
+    assert decoded.created == 100
+    assert decoded.expires == 200
+
+
+@pytest.mark.parametrize("obj", [[1, 2], "payload", None, 42, b"\x80\x04"])
+def test_decode_non_dict_is_legacy(obj):
+    with pytest.raises(InvalidSession_PayloadLegacy, match="unknown payload version None"):
+        payload.decode(obj)
+
+
+def test_decode_dict_without_version_is_legacy():
+    with pytest.raises(InvalidSession_PayloadLegacy, match="unknown payload version None"):
+        payload.decode({"m": {}, "c": 1})
+
+
+def test_decode_future_version_is_legacy():
+    with pytest.raises(InvalidSession_PayloadLegacy, match="unknown payload version 2"):
+        payload.decode({"m": {}, "c": 1, "v": 2})
+
+
+@pytest.mark.parametrize("managed", [None, [], "text", 3])
+def test_decode_managed_not_a_dict_is_malformed(managed):
+    obj = {"c": 1, "v": 1}
+    if managed is not None:
+        obj["m"] = managed
+    with pytest.raises(payload.MalformedPayload, match="no managed dict"):
+        payload.decode(obj)
+
+
+def test_decode_created_missing_is_malformed():
+    with pytest.raises(payload.MalformedPayload, match="no creation time"):
+        payload.decode({"m": {}, "v": 1})
+
+
+def test_decode_created_string_is_malformed():
+    with pytest.raises(payload.MalformedPayload, match="expected a number, got str"):
+        payload.decode({"m": {}, "c": "1700000000", "v": 1})
+
+
+@pytest.mark.parametrize("key", ["t", "x"])
+def test_decode_bad_timeout_or_expiry_is_malformed(key):
+    with pytest.raises(payload.MalformedPayload, match="got bool"):
+        payload.decode({"m": {}, "c": 1, "v": 1, key: True})
+
+
+def test_malformed_payload_is_a_value_error():
+    assert issubclass(payload.MalformedPayload, ValueError)
+
+
+def test_json_payload_is_valid_json():
+    # the stored bytes are plain JSON, readable by any other client
+    raw = payload.json_serialize(payload.encode({"a": "é"}, 1, 2, 3))
+    assert json.loads(raw.decode("utf-8")) == {"m": {"a": "é"}, "c": 1, "v": 1, "t": 2, "x": 3}
