@@ -122,40 +122,40 @@ class MemoryStore:
                 data.values[key] = (entry[0], data._deadline(ttl))
             return entry[0]
 
-    def create(self, session_id: str, payload: bytes, ttl: Optional[int]) -> bool:
+    def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         key = self.prefix + session_id
-        data = self.data
-        with data.lock:
-            if data._live(key) is not None:
+        memory = self.data
+        with memory.lock:
+            if memory._live(key) is not None:
                 return False
-            data.values[key] = (_as_bytes(payload), data._deadline(ttl))
-            data._wrote()
+            memory.values[key] = (_as_bytes(data), memory._deadline(ttl))
+            memory._wrote()
             return True
 
-    def save(self, session_id: str, payload: bytes, ttl: Optional[int]) -> None:
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
         # Like SET without KEEPTTL: a save with no ttl leaves the key without expiry.
-        data = self.data
-        with data.lock:
-            data.values[self.prefix + session_id] = (_as_bytes(payload), data._deadline(ttl))
-            data._wrote()
+        memory = self.data
+        with memory.lock:
+            memory.values[self.prefix + session_id] = (_as_bytes(data), memory._deadline(ttl))
+            memory._wrote()
 
     def checked_save(
-        self, session_id: str, loaded: bytes, payload: Optional[bytes], ttl: Optional[int]
+        self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]
     ) -> Union[int, bytes]:
         """``RedisStore.checked_save``: write or delete only if the key still holds ``loaded``."""
         key = self.prefix + session_id
-        data = self.data
-        with data.lock:
-            entry = data._live(key)
+        memory = self.data
+        with memory.lock:
+            entry = memory._live(key)
             if entry is None:
                 return 0
             if entry[0] != loaded:
                 return entry[0]
-            if payload is None:
-                del data.values[key]
+            if data is None:
+                del memory.values[key]
             else:
-                data.values[key] = (_as_bytes(payload), data._deadline(ttl))
-                data._wrote()
+                memory.values[key] = (_as_bytes(data), memory._deadline(ttl))
+                memory._wrote()
             return 1
 
     def refresh(self, session_id: str, ttl: int) -> None:

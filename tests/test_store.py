@@ -188,9 +188,7 @@ def test_every_store_has_every_operation_a_session_calls():
 
 @pytest.mark.parametrize("store_class", [
     RedisStore,
-    pytest.param(MemoryStore, marks=pytest.mark.xfail(strict=True, reason=(
-        "MemoryStore.create/save/checked_save name their payload parameter `payload`, the Store "
-        "protocol names it `data`: a caller passing data= by keyword fails on memory://"))),
+    MemoryStore,
     TracedStore,
 ])
 def test_a_store_has_the_protocols_operations_with_the_same_parameter_names_and_defaults(store_class):
