@@ -40,7 +40,7 @@ def current_time() -> int:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _reads(method: _F) -> _F:
+def reads(method: _F) -> _F:
     """A read of the session: load it first."""
 
     @functools.wraps(method)
@@ -52,7 +52,7 @@ def _reads(method: _F) -> _F:
     return cast(_F, read)
 
 
-def _changes(method: _F) -> _F:
+def changes(method: _F) -> _F:
     """A change to the session (as Pyramid's ``manage_changed``): load it first,
     and once the change is made, mark the session for writing."""
 

@@ -1,7 +1,7 @@
 """RedisSession: the ISession and dict a view sees, with the 1.x extras.
 
-Every read loads the session first (``_reads``); every change also marks it
-for writing (``_changes``).  Loading, change records and the end-of-request
+Every read loads the session first (``reads``); every change also marks it
+for writing (``changes``).  Loading, change records and the end-of-request
 callbacks live in ``lifecycle.SessionState``.
 """
 
@@ -15,7 +15,7 @@ from zope.interface import implementer
 
 from . import lifecycle, persist
 from .exceptions import SessionBackendError
-from .lifecycle import SessionState, _changes, _reads
+from .lifecycle import SessionState, changes, reads
 
 # Values of these types cannot change in place; handing them out is safe.
 IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
@@ -31,13 +31,13 @@ class RedisSession(SessionState):
     # -- ISession -----------------------------------------------------------
 
     @property
-    @_reads
+    @reads
     def created(self) -> float:
         """When the session was created, in whole seconds since the epoch."""
         return self._created
 
     @property
-    @_reads
+    @reads
     def new(self) -> bool:
         """True when the session was created in this request (no usable cookie came in)."""
         return self._new
@@ -59,7 +59,7 @@ class RedisSession(SessionState):
         self._recookie = False
         self._cookie_overrides = None
 
-    @_changes
+    @changes
     def regenerate_id(self) -> None:
         """Give the session a fresh id and keep its data (call it at login and
         whenever privileges change, against session fixation).
@@ -79,7 +79,7 @@ class RedisSession(SessionState):
         self._recookie = True  # also when do_persist() stores it before the response
         self._ttl_mismatch = False
 
-    @_changes
+    @changes
     def incr(self, key: str, amount: Any = 1) -> Any:
         """Add ``amount`` to the number under ``key`` (0 when missing) and return it.
 
@@ -94,7 +94,7 @@ class RedisSession(SessionState):
         increments[key] = increments.get(key, 0) + amount
         return value
 
-    @_changes
+    @changes
     def changed(self) -> None:
         """Mark the session changed (for in-place changes when ``detect_changes`` is off)."""
 
@@ -128,21 +128,21 @@ class RedisSession(SessionState):
 
     # -- dict API -----------------------------------------------------------
 
-    @_reads
+    @reads
     def __getitem__(self, key: str) -> Any:
         value = self._data[key]
         if type(value) not in IMMUTABLE:
             self._exposed = True
         return value
 
-    @_reads
+    @reads
     def get(self, key: str, default: Any = None) -> Any:
         value = self._data.get(key, default)
         if type(value) not in IMMUTABLE:
             self._exposed = True
         return value
 
-    @_reads
+    @reads
     def __setitem__(self, key: str, value: Any) -> None:
         data = self._data
         if type(value) in IMMUTABLE:
@@ -152,41 +152,41 @@ class RedisSession(SessionState):
         data[key] = value
         self._dirty = True
 
-    @_changes
+    @changes
     def __delitem__(self, key: str) -> None:
         del self._data[key]
 
-    @_reads
+    @reads
     def __contains__(self, key: object) -> bool:
         return key in self._data
 
-    @_reads
+    @reads
     def __len__(self) -> int:
         return len(self._data)
 
-    @_reads
+    @reads
     def __bool__(self) -> bool:
         return bool(self._data)
 
-    @_reads
+    @reads
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._data))
 
-    @_reads
+    @reads
     def keys(self) -> List[str]:
         return list(self._data)
 
-    @_reads
+    @reads
     def values(self) -> List[Any]:
         self._exposed = True
         return list(self._data.values())
 
-    @_reads
+    @reads
     def items(self) -> List[Any]:
         self._exposed = True
         return list(self._data.items())
 
-    @_reads
+    @reads
     def setdefault(self, key: str, default: Any = None) -> Any:
         data = self._data
         if key in data:
@@ -197,22 +197,22 @@ class RedisSession(SessionState):
             self._exposed = True
         return default
 
-    @_reads
+    @reads
     def pop(self, key: str, *default: Any) -> Any:
         data = self._data
         if key in data:
             self._dirty = True
         return data.pop(key, *default)
 
-    @_changes
+    @changes
     def popitem(self) -> Any:
         return self._data.popitem()
 
-    @_changes
+    @changes
     def update(self, *args: Any, **kwargs: Any) -> None:
         self._data.update(*args, **kwargs)
 
-    @_reads
+    @reads
     def clear(self) -> None:
         if self._data:
             self._data.clear()
@@ -225,20 +225,20 @@ class RedisSession(SessionState):
     # -- pyramid_session_redis extras ----------------------------------------
 
     @property
-    @_reads
+    @reads
     def session_id(self) -> Optional[str]:
         """The id, or None while this new session has none (see ``ensure_id``)."""
         return self._session_id
 
     @property
-    @_reads
+    @reads
     def session_id_safecheck(self) -> Optional[str]:
         """The id if the session has data or already has an id; never makes one for an empty session."""
         if self._session_id is None and not self._data:
             return None
         return self.ensure_id()
 
-    @_reads
+    @reads
     def ensure_id(self) -> str:
         """Give the session an id now and keep it even if it stays empty."""
         if self._session_id is None:
@@ -247,25 +247,25 @@ class RedisSession(SessionState):
         return self._session_id
 
     @property
-    @_reads
+    @reads
     def managed_dict(self) -> Dict[str, Any]:
         """The dict itself; changes in place are found by ``detect_changes``."""
         self._exposed = True
         return self._data
 
     @property
-    @_reads
+    @reads
     def timeout(self) -> Optional[int]:
         """This session's timeout in seconds (None: it never times out)."""
         return self._timeout
 
     @property
-    @_reads
+    @reads
     def expires(self) -> Optional[int]:
         """The expiry kept in the payload (with ``python_expires``), else None."""
         return self._expires
 
-    @_reads
+    @reads
     def do_persist(self) -> None:
         """Write the session to Redis now, rather than at the end of the request.
 
@@ -279,7 +279,7 @@ class RedisSession(SessionState):
         self.ensure_id()
         persist.persist_now(self, lifecycle.current_time())
 
-    @_reads
+    @reads
     def do_refresh(self, force_redis_ttl: Optional[int] = None) -> None:
         """Refresh the Redis TTL now (``EXPIRE``); does nothing for an unstored session or without a TTL."""
         if not self._stored:
@@ -289,7 +289,7 @@ class RedisSession(SessionState):
             self._store.refresh(self._sid, ttl)
             self._ttl_mismatch = False
 
-    @_reads
+    @reads
     def please_recookie(self) -> None:
         """Send the cookie again on this response (for example after changing its max-age)."""
         self._recookie = True
@@ -304,13 +304,13 @@ class RedisSession(SessionState):
         self._cookie_overrides = {**(self._cookie_overrides or {}), "expires": expires}
         self.please_recookie()
 
-    @_changes
+    @changes
     def adjust_session_expires(self, expires_epoch: int) -> None:
         """Make this session expire at ``expires_epoch`` (seconds since the epoch)."""
         self._expires = int(expires_epoch)
         self._expires_pinned = True
 
-    @_changes
+    @changes
     def adjust_session_timeout(self, timeout_seconds: int) -> None:
         """Give this session its own timeout, kept for as long as it lives."""
         self._timeout = int(timeout_seconds) or None
