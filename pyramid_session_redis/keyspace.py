@@ -14,13 +14,13 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
-from .store import as_backend_error
+from .store import LazyClient, as_backend_error
 
 
-class Keyspace:
+class Keyspace(LazyClient):
     """The keys ``prefix + session_id`` of one Redis (or Redis Cluster), seen by an operator."""
 
-    __slots__ = ("_client", "_get_client", "_cluster", "prefix")
+    __slots__ = ("_cluster", "prefix")
 
     def __init__(
         self,
@@ -29,20 +29,12 @@ class Keyspace:
         client_for: Optional[Callable[[], Any]] = None,
         cluster: bool = False,
     ):
-        # ``client_for`` builds the client on first use: a cluster client asks a
-        # node for the slot map as soon as it exists, and that must fail inside a
-        # command (as SessionBackendError), not while the tool is starting.  So
-        # ``cluster`` says what such a client will be before it is built.
-        self._client = client
-        self._get_client = client_for
+        # A cluster client built on first use must fail inside a command (as
+        # SessionBackendError), not while the tool is starting; so ``cluster``
+        # says what such a client will be before it is built.
+        super().__init__(client, client_for)
         self._cluster = cluster or isinstance(client, RedisCluster)
         self.prefix = prefix
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = self._get_client()  # type: ignore[misc]
-        return self._client
 
     @property
     def db(self) -> int:

@@ -98,21 +98,32 @@ def as_backend_error(method: _F) -> _F:
     return cast(_F, call)
 
 
-class RedisStore:
-    __slots__ = ("_client", "_get_client", "prefix")
+class LazyClient:
+    """A redis-py client given at once, or built by ``client_for`` on first use
+    (a cluster client, which asks for the slot map as soon as it exists, or the
+    client of ``redis_client_callable``, which wants the request)."""
 
-    def __init__(self, client: Any = None, prefix: str = "", client_for: Optional[Callable[[], Any]] = None):
-        # ``client_for`` builds a client lazily (for redis_client_callable, which
-        # wants the request); otherwise one shared client serves every request.
+    __slots__ = ("_client", "_get_client")
+
+    def __init__(self, client: Any = None, client_for: Optional[Callable[[], Any]] = None):
         self._client = client
         self._get_client = client_for
-        self.prefix = prefix
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = self._get_client()  # type: ignore[misc]
+            self._client = cast(Callable[[], Any], self._get_client)()
         return self._client
+
+
+class RedisStore(LazyClient):
+    """The ``Store`` of a Redis server or cluster, sharing one client among requests."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, client: Any = None, prefix: str = "", client_for: Optional[Callable[[], Any]] = None):
+        super().__init__(client, client_for)
+        self.prefix = prefix
 
     @as_backend_error
     def load(self, session_id: str, ttl: Optional[int] = None) -> Optional[bytes]:
