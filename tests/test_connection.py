@@ -76,15 +76,6 @@ def test_the_location_url_is_still_importable_from_connection():
     assert connection.location_url is location.location_url
 
 
-def test_no_location_at_all_is_redis_url_from_the_environment_then_localhost(monkeypatch):
-    values = validate({"secret": SECRET})
-    monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6380/2")
-    assert location.location_url(values) == "redis://elsewhere:6380/2"
-    monkeypatch.delenv("REDIS_URL")
-    assert location.location_url(values) == location.DEFAULT_URL == "redis://localhost:6379/0"
-    assert location.location_url({**values, "redis_host": "h"}) is None
-
-
 class SilentServer:
     """Accepts TCP connections and never answers: a Redis that hangs."""
 

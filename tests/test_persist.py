@@ -8,6 +8,7 @@ chooses it is tested in test_policy.py).
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -16,7 +17,7 @@ from pyramid_session_redis import lifecycle, persist
 from pyramid_session_redis.exceptions import SessionBackendError, SessionConflict, SessionPayloadTooLarge
 from pyramid_session_redis.policy import Action, Decision
 
-from .helpers import Ids, Reports, factory_for, loaded_session, new_session, run, stored_session
+from .helpers import Ids, Reports, factory_for, loaded_session, new_session, run, signed, stored_session
 
 
 @pytest.fixture
@@ -261,6 +262,20 @@ def test_persist_now_reports_a_backend_failure_and_degrades_the_session():
         session.do_persist()
 
 
+def test_persist_now_without_a_backend_error_hook_still_raises_to_the_view_and_degrades_the_session():
+    factory = factory_for("redis://127.0.0.1:1/0", redis_socket_timeout=0.2, redis_socket_connect_timeout=0.2)
+    assert factory.hooks.backend_error is None
+    session = new_session(factory)
+    session["a"] = 1
+    session.ensure_id()
+    with pytest.raises(SessionBackendError, match="during create"):
+        persist.persist_now(session, lifecycle.current_time())
+    assert session._degraded and not session._stored
+    session._on_finished(session.request)  # the end of the request attempts nothing more
+    with pytest.raises(SessionBackendError, match="could not be loaded"):
+        session.do_persist()
+
+
 # -- checked writes: merge and retry ----------------------------------------------------
 
 
@@ -318,3 +333,58 @@ def test_a_checked_write_into_a_session_deleted_meanwhile_is_dropped_and_reporte
     assert redis_client.exists(sid) == 0 and not session._stored
     (conflict,) = conflicts
     assert conflict.gone
+
+
+def test_a_checked_delete_of_a_session_deleted_meanwhile_is_no_conflict(redis_server, redis_client, commands):
+    conflicts = Reports()
+    factory = factory_for(redis_server.url, on_conflict="merge", func_conflict_logger=conflicts)
+    sid = stored_session(factory, {"a": 1})
+    session = loaded_session(factory, sid)
+    session.clear()
+    redis_client.delete(sid)
+    commands.reset()
+    persist.carry_out(session, Decision(Action.DELETE))
+    assert commands.counts() == {"evalsha": 1}
+    assert redis_client.exists(sid) == 0 and not session._stored
+    assert conflicts == []  # both wanted it gone: nothing was lost
+
+
+def test_a_write_into_a_session_deleted_meanwhile_without_a_conflict_hook_is_dropped_quietly(
+        redis_server, redis_client):
+    factory = factory_for(redis_server.url, on_conflict="merge")
+    assert factory.hooks.conflict is None
+    sid = stored_session(factory, {"a": 1})
+    session = loaded_session(factory, sid)
+    session["a"] = 2
+    redis_client.delete(sid)
+    persist.carry_out(session, Decision(Action.SAVE, ttl=60))  # no hook to tell: no error either
+    assert redis_client.exists(sid) == 0 and not session._stored
+
+
+# -- a write with nothing loaded to check against ------------------------------------------
+
+
+@pytest.mark.parametrize("on_conflict", ["merge", "raise"])
+def test_regenerate_id_then_do_persist_without_a_cookie_writes_the_old_key_whole_with_a_plain_set(
+        redis_server, redis_client, commands, on_conflict):
+    """settle() moves the session back under the id the browser's cookie holds; what that key
+    holds now is not known (_raw None), so the checked write is a plain SET of the whole session."""
+
+    def regenerate_and_persist(session):
+        session["user"] = "alice"
+        session.regenerate_id()
+        session.do_persist()  # stored under the new id, which this response cannot tell the browser
+        return session.session_id
+
+    app = run(redis_server, regenerate_and_persist, on_conflict=on_conflict,
+              func_check_response_allow_cookies=lambda response: False)
+    sid = stored_session(app.factory, {"a": 1})
+    app.set_cookie("session", signed(app.factory, sid))
+    commands.reset()
+    response = app.get("/v")
+    new_id = ast.literal_eval(response.text)
+    assert new_id != sid and "Set-Cookie" not in response.headers
+    counts = commands.counts()
+    assert (counts.get("set"), counts.get("del"), counts.get("evalsha"), counts.get("eval")) == (2, 1, None, None)
+    assert redis_client.keys("*") == [sid.encode()]  # the copy under the new id is gone
+    assert stored_data(redis_client, sid) == {"a": 1, "user": "alice"}

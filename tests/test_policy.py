@@ -217,23 +217,3 @@ def test_readheavy_is_the_getex_policy():
 def test_adjusted_expiry_is_kept_and_drives_the_ttl(opts):
     d = storage_decision(view(expires=5000, expires_pinned=True, dirty=True), rules(**opts), now=1000)
     assert (d.action, d.expires, d.ttl) == (Action.SAVE, 5000, 4000)
-
-
-# -- the view a session gives of itself ---------------------------------------------
-
-
-def test_session_builds_its_view_field_by_field():
-    # RedisSession builds the view positionally: each field must get its own value.
-    from pyramid_session_redis import RedisSessionFactory
-
-    session = RedisSessionFactory(secret="s", redis_url="redis://127.0.0.1:1/0")(object())
-    state = dict(
-        _stored="stored", _new="new", _bad_cookie="bad_cookie", _keep="keep", _dirty="dirty",
-        _exposed="exposed", _recookie="recookie", _timeout="timeout", _expires="expires",
-        _expires_pinned="expires_pinned", _ttl_mismatch="ttl_mismatch", _cookie_sent="cookie_sent",
-    )
-    for attr, value in state.items():
-        setattr(session, attr, value)
-    session._session_id, session._doomed, session._data = "id", None, {}
-    expected = {field: field for field in state.values()}
-    assert session._view()._asdict() == {**expected, "has_id": True, "doomed": False, "empty": True}

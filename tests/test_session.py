@@ -148,3 +148,20 @@ def clock_at(monkeypatch):
         monkeypatch.setattr(session_module, "current_time", lambda: now)
 
     return set_time
+
+
+def test_several_increments_in_one_request_all_count_when_merged_with_another_requests(redis_server, redis_client):
+    from pyramid_session_redis import persist
+    from pyramid_session_redis.policy import Action, Decision
+
+    from .helpers import factory_for, loaded_session, stored_session
+
+    factory = factory_for(redis_server.url, on_conflict="merge")
+    sid = stored_session(factory, {"n": 10})
+    first, second = loaded_session(factory, sid), loaded_session(factory, sid)
+    assert first.incr("n") == 11
+    assert (second.incr("n", 2), second.incr("n", 3)) == (12, 15)
+    assert second._increments == {"n": 5}
+    persist.carry_out(first, Decision(Action.SAVE, ttl=60))
+    persist.carry_out(second, Decision(Action.SAVE, ttl=60))
+    assert payload(redis_client)["m"] == {"n": 16}
