@@ -145,13 +145,13 @@ class SessionState:
             self.request.add_response_callback(self._on_response)
             self.request.add_finished_callback(self._on_finished)
 
-    def _start_fresh(self) -> None:
+    def _start_fresh(self, now: int) -> None:
         self._data = {}
         self._loaded = True
         self._session_id = None
         self._stored = False
         self._new = True
-        self._created = current_time()
+        self._created = now
         self._timeout = self._settings.rules.timeout
         self._expires = None
         self._raw = None
@@ -168,9 +168,10 @@ class SessionState:
 
     def _load(self) -> None:
         self._activate()
-        self._start_fresh()
+        now = current_time()
+        self._start_fresh(now)
         try:
-            found = load(self.request, self._settings, self._store, current_time())
+            found = load(self.request, self._settings, self._store, now)
         except SessionBackendError as exc:
             self._backend_failed(exc)
             self._degraded = True  # (only reached in degrade mode) empty, unstored, cookie untouched

@@ -54,7 +54,7 @@ class RedisSession(SessionState):
             self._doomed = session_id
         elif self._stored:
             self._doomed = self._session_id
-        self._start_fresh()
+        self._start_fresh(lifecycle.current_time())
         self._regenerated_from = None
         self._recookie = False
         self._cookie_overrides = None
