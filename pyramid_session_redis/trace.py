@@ -232,17 +232,18 @@ def trace_request(request: Any) -> SessionTrace:
     Returns the request's trace (the same one when called again).
     """
     environ = request.environ
-    trace = environ.get(TRACE_KEY)
+    trace: Optional[SessionTrace] = environ.get(TRACE_KEY)
     if trace is None:
         if "session" in request.__dict__:
             raise RuntimeError("trace_request() must be called before request.session is first used")
         trace = environ[TRACE_KEY] = SessionTrace()
-    return trace  # type: ignore[no-any-return]
+    return trace
 
 
 def request_trace(request: Any) -> Optional[SessionTrace]:
     """The trace of ``request``, if it is traced."""
-    return request.environ.get(TRACE_KEY)  # type: ignore[no-any-return]
+    trace: Optional[SessionTrace] = request.environ.get(TRACE_KEY)
+    return trace
 
 
 class SentCommand(NamedTuple):

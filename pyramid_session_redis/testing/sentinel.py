@@ -82,7 +82,7 @@ class SentinelSetup:
         self.password = password
         self.master_password = master_password
         self.deadline = deadline
-        self.master: RedisServer = None  # type: ignore[assignment]
+        self.master: RedisServer = None  # type: ignore[assignment]  # (set by start(); read only after it)
         self.replicas: List[RedisServer] = []
         self.sentinel_servers: List[RedisServer] = []
         self.ready_seconds = 0.0
