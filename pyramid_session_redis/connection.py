@@ -13,12 +13,14 @@ import redis
 
 from .location import location_url as location_url  # (also imported from here by cli.py)
 from .memory import MemoryStore
+from .resolved import DEFAULT_SOCKET_TIMEOUT
 from .store import RedisStore
 
 if TYPE_CHECKING:
     from redis.cluster import RedisCluster
 
-DEFAULT_TIMEOUT = 5.0  # the default of redis_socket_timeout and redis_socket_connect_timeout
+# The default of redis_socket_timeout and redis_socket_connect_timeout.
+DEFAULT_TIMEOUT = DEFAULT_SOCKET_TIMEOUT
 
 
 def redis_options(options: Dict[str, Any]) -> Dict[str, Any]:

@@ -275,6 +275,10 @@ class CookieJar:
         response.set_cookie(self.name, None, overwrite=True, **self._delete_kwargs)
         add_vary_cookie(response)
 
+    def unset(self, response: Any) -> None:
+        """Take back what ``set`` or ``delete`` put on ``response``: it leaves the browser's cookie as it is."""
+        response.unset_cookie(self.name, strict=False)
+
 
 def add_vary_cookie(response: Any) -> None:
     headers = response.headerlist

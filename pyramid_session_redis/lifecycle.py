@@ -85,6 +85,9 @@ class SessionState:
         "_expires",
         "_expires_pinned",
         "_raw",
+        "_stamp",
+        "_next_stamp",
+        "_cookie_deleted",
         "_dirty",
         "_exposed",
         "_keep",
@@ -116,6 +119,9 @@ class SessionState:
         self._expires: Optional[int] = None
         self._expires_pinned = False
         self._raw: Optional[bytes] = None  # the payload as loaded or last written
+        self._stamp: Optional[str] = None  # the stamp of _raw (None: it has none)
+        self._next_stamp: Optional[str] = None  # the stamp of the payload being written
+        self._cookie_deleted = False  # this response deletes the cookie of an emptied session
         self._dirty = False
         self._exposed = False
         self._keep = False
@@ -155,6 +161,7 @@ class SessionState:
         self._timeout = self._settings.rules.timeout
         self._expires = None
         self._raw = None
+        self._stamp = None
         self._increments = None
         self._unchanged()
 
@@ -193,6 +200,7 @@ class SessionState:
         self._timeout = payload.timeout
         self._expires = payload.expires if rules.track_expiry else None
         self._raw = found.raw
+        self._stamp = payload.stamp
         self._ttl_mismatch = rules.getex_on_load and payload.timeout != rules.timeout
 
     # -- end of request -----------------------------------------------------
@@ -237,6 +245,9 @@ class SessionState:
             self._response = response
         elif action is Cookie.DELETE:
             settings.cookies.delete(response)
+            if self._stored:  # emptied: the write may find the deletion was wrong (persist._written)
+                self._cookie_deleted = True
+                self._response = response
         else:
             # The response was built after reading this session: shared caches
             # must not serve it to a request with another cookie.

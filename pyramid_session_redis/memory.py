@@ -132,25 +132,31 @@ class MemoryStore:
             memory._wrote()
             return True
 
-    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
-        # Like SET without KEEPTTL: a save with no ttl leaves the key without expiry.
-        memory = self.data
-        with memory.lock:
-            memory.values[self.prefix + session_id] = (_as_bytes(data), memory._deadline(ttl))
-            memory._wrote()
-
-    def checked_save(
-        self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]
-    ) -> Union[int, bytes]:
-        """``RedisStore.checked_save``: write or delete only if the key still holds ``loaded``."""
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
+        # Like SET XX without KEEPTTL: a save with no ttl leaves the key without expiry.
         key = self.prefix + session_id
         memory = self.data
+        with memory.lock:
+            if memory._live(key) is None:
+                return False
+            memory.values[key] = (_as_bytes(data), memory._deadline(ttl))
+            memory._wrote()
+            return True
+
+    def checked_save(
+        self, session_id: str, head: Union[bytes, str], data: Optional[bytes], ttl: Optional[int], whole: bool = False
+    ) -> Union[int, bytes]:
+        """``RedisStore.checked_save``: write or delete only if the key still begins with ``head``."""
+        key = self.prefix + session_id
+        memory = self.data
+        expected = _as_bytes(head)
         with memory.lock:
             entry = memory._live(key)
             if entry is None:
                 return 0
-            if entry[0] != loaded:
-                return entry[0]
+            current = entry[0]
+            if not current.startswith(expected) or (whole and len(current) != len(expected)):
+                return current
             if data is None:
                 del memory.values[key]
             else:

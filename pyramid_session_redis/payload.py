@@ -1,22 +1,30 @@
 """The stored format of a session, and the default serializer.
 
 A payload is a small dict with one-letter keys, the same layout the 1.x
-releases stored, so that their sessions stay readable with a pickle serializer::
+releases stored, so that their sessions stay readable with a pickle serializer
+(1.x ignores the stamp)::
 
-    {"m": {...},   # the managed dict: what the application put in the session
+    {"s": "...",   # the stamp: unique to this write (see ``new_stamp``); first, so
+                   # that it sits in the first bytes of what any serializer makes
+     "m": {...},   # the managed dict: what the application put in the session
      "c": 1700000000,  # created, whole seconds since the epoch
      "v": 1,       # payload version
      "t": 1200,    # this session's timeout, when it has one
      "x": 1700001200}  # its expiry, only when the expiry is tracked in the payload
 
 The serialized bytes read from Redis are kept as they are: comparing them with
-a fresh serialization tells whether anything changed, with no hashing.
+a fresh serialization tells whether anything changed, with no hashing.  The
+stamp lets a write check that Redis still holds what the request loaded by
+comparing a few leading bytes (``head_of``), not the whole payload.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import os
+import secrets
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
 from .exceptions import InvalidSession_PayloadLegacy
@@ -129,14 +137,71 @@ class Payload(NamedTuple):
     created: int
     timeout: Optional[int]
     expires: Optional[int]
+    stamp: Optional[str] = None  # None: written by 1.x, or by a version before stamps
+
+
+# A stamp is this process's random prefix and a counter: unique to one write
+# among all processes (72 random bits per process), and cheap (no system call
+# per write).  A forked child draws a prefix of its own.
+_stamp_prefix = ""
+_stamp_counter = itertools.count()
+
+
+def _new_stamp_prefix() -> None:
+    global _stamp_prefix, _stamp_counter
+    _stamp_prefix = secrets.token_urlsafe(9)
+    _stamp_counter = itertools.count()
+
+
+_new_stamp_prefix()
+if hasattr(os, "register_at_fork"):  # (not on Windows)
+    os.register_at_fork(after_in_child=_new_stamp_prefix)
+
+
+def new_stamp() -> str:
+    """A stamp no other write has: 12 URL-safe characters and a 12-digit hexadecimal
+    count.  All stamps have one length (until a process has made 2**48 of them), so
+    one can replace another in serialized bytes without changing any length in them."""
+    return f"{_stamp_prefix}{next(_stamp_counter):012x}"
+
+
+# How far into a payload the stamp may start for a write to compare only the
+# bytes up to it; further (a serializer that sorts keys), the whole payload.
+HEAD_LIMIT = 256
+
+
+def head_of(raw: Any, stamp: Optional[str]) -> Tuple[Any, bool]:
+    """``(head, whole)``: what Redis must still hold, at the start of the key, for a
+    write over ``raw`` to be safe.  Up to and including the stamp when the
+    serialized bytes show it near the start (every write has its own stamp, so
+    the same head is the same write); otherwise ``raw`` itself, all of it."""
+    if stamp is not None:
+        needle = stamp if isinstance(raw, str) else stamp.encode("ascii")
+        at = raw.find(needle, 0, HEAD_LIMIT)
+        if at >= 0:
+            return raw[: at + len(needle)], False
+    return raw, True
+
+
+def restamped(data: bytes, old: str, new: str) -> Optional[bytes]:
+    """``data`` with its stamp ``old`` replaced by ``new``, or None when the
+    serialized bytes do not show the stamp near the start (then serialize again)."""
+    needle = old.encode("ascii")
+    at = data.find(needle, 0, HEAD_LIMIT)
+    if at < 0 or len(new) != len(old):
+        return None
+    return data[:at] + new.encode("ascii") + data[at + len(needle):]
 
 
 class MalformedPayload(ValueError):
     """Decoded, with our version, but not shaped like a payload."""
 
 
-def encode(data: Dict[str, Any], created: int, timeout: Optional[int], expires: Optional[int]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"m": data, "c": created, "v": VERSION}
+def encode(
+    data: Dict[str, Any], created: int, timeout: Optional[int], expires: Optional[int], stamp: Optional[str] = None
+) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"s": stamp, "m": data, "c": created, "v": VERSION} if stamp else {
+        "m": data, "c": created, "v": VERSION}
     if timeout:
         out["t"] = timeout
     if expires is not None:
@@ -169,4 +234,6 @@ def decode(obj: Any) -> Payload:
     created = _int_or_none(obj.get("c"))
     if created is None:
         raise MalformedPayload("payload has no creation time")
-    return Payload(data, created, _int_or_none(obj.get("t")), _int_or_none(obj.get("x")))
+    stamp = obj.get("s")
+    return Payload(data, created, _int_or_none(obj.get("t")), _int_or_none(obj.get("x")),
+                   stamp if type(stamp) is str else None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
 from . import merge
 from . import payload as payload_format
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _CREATE_ATTEMPTS = 5
 _WRITE_ATTEMPTS = 12
 _RETRY_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by session id: bounded, no clean-up
-_SERIALIZED = (Action.CREATE, Action.SAVE, Action.SAVE_IF_CHANGED)
+_LOCK_WAIT = 0.05  # seconds
 
 
 def settle(session: SessionState, now: int) -> None:
@@ -54,9 +54,15 @@ def carry_out(session: SessionState, decision: Decision) -> None:
     """Send what ``decision`` asks for: at most one command, unless a write must merge."""
     store = session._store
     action = decision.action
-    if action in _SERIALIZED:
+    data: Optional[bytes] = None
+    if action is Action.SAVE_IF_CHANGED:
+        # Serialized as loaded (with the loaded stamp): the same bytes mean nothing changed.
+        as_loaded = serialized(session, decision.expires, session._stamp)
+        if as_loaded != session._raw:
+            data = _stamped_anew(session, as_loaded, decision.expires)
+    elif action is Action.CREATE or action is Action.SAVE:
         # Serialized first: a session too large to store leaves Redis as it was.
-        data = serialized(session, decision.expires)
+        data = _stamped_anew(session, None, decision.expires)
     if decision.delete_old:
         store.delete(cast(str, session._doomed))  # (delete_old: the policy saw a doomed id)
         session._doomed = None
@@ -68,12 +74,9 @@ def carry_out(session: SessionState, decision: Decision) -> None:
         else:
             store.delete(session._sid)
         return
-    if action is Action.REFRESH:
-        store.refresh(session._sid, cast(int, decision.ttl))  # (the policy refreshes only with a TTL)
-        return
-    if action is Action.SAVE_IF_CHANGED and data == session._raw:
-        if decision.otherwise is Action.REFRESH:
-            store.refresh(session._sid, cast(int, decision.ttl))
+    if action is Action.REFRESH or data is None:  # (data is None: SAVE_IF_CHANGED found no change)
+        if action is Action.REFRESH or decision.otherwise is Action.REFRESH:
+            store.refresh(session._sid, cast(int, decision.ttl))  # (the policy refreshes only with a TTL)
         return
     store_payload(session, action is Action.CREATE, data, decision.ttl, decision.expires)
 
@@ -87,7 +90,7 @@ def persist_now(session: SessionState, now: int) -> None:
     """
     rules = session._settings.rules
     expires, ttl = write_terms(session._view(), rules, now)
-    data = serialized(session, expires)
+    data = _stamped_anew(session, None, expires)
     try:
         store_payload(session, not session._stored, data, ttl, expires if rules.track_expiry else None)
     except SessionBackendError as exc:
@@ -99,27 +102,43 @@ def persist_now(session: SessionState, now: int) -> None:
 
 def store_payload(session: SessionState, create: bool, data: bytes, ttl: Optional[int], expires: Optional[int]) -> None:
     """Write a serialized session: SET NX under a fresh id when it is new; else a
-    checked write (``on_conflict`` merge or raise) or a plain SET."""
+    checked write (``on_conflict`` merge or raise) or SET XX (overwrite), neither
+    of which brings back a session that was ended meanwhile."""
     if create:
         _create(session, data, ttl)
+        _mark_stored(session, data, expires)
     elif session._settings.checked_writes:
         _checked_write(session, data, ttl, expires)
-        return
     else:
-        session._store.save(session._sid, data, ttl)
-    _mark_stored(session, data, expires)
+        written = session._store.save(session._sid, data, ttl)
+        _written(session, WRITTEN if written else GONE, data, expires, ())
 
 
-def serialized(session: SessionState, expires: Optional[int]) -> bytes:
-    """The payload to store, refused (``SessionPayloadTooLarge``) when over ``max_payload_bytes``."""
-    settings = session._settings
-    data = settings.serialize(payload_format.encode(session._data, session._created, session._timeout, expires))
+def serialized(session: SessionState, expires: Optional[int], stamp: Optional[str]) -> bytes:
+    """The session's payload, stamped ``stamp``, as the serializer makes it."""
+    data = session._settings.serialize(
+        payload_format.encode(session._data, session._created, session._timeout, expires, stamp)
+    )
     if isinstance(data, str):
         data = data.encode("utf-8")
-    limit = settings.max_payload_bytes
-    if limit is not None and len(data) > limit and data != session._raw:  # already stored: not new
-        raise SessionPayloadTooLarge(len(data), limit)
     return data  # type: ignore[no-any-return]  # (what a user's serialize returns is not typed)
+
+
+def _stamped_anew(session: SessionState, data: Optional[bytes], expires: Optional[int]) -> bytes:
+    """The payload to write, with a stamp of its own (``data``: the same payload
+    serialized with the loaded stamp, to restamp rather than serialize again).
+    Refused (``SessionPayloadTooLarge``) when over ``max_payload_bytes``."""
+    stamp = payload_format.new_stamp()
+    restamped = None
+    if data is not None and session._stamp is not None:
+        restamped = payload_format.restamped(data, session._stamp, stamp)
+    if restamped is None:
+        restamped = serialized(session, expires, stamp)
+    limit = session._settings.max_payload_bytes
+    if limit is not None and len(restamped) > limit:
+        raise SessionPayloadTooLarge(len(restamped), limit)
+    session._next_stamp = stamp
+    return restamped
 
 
 def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
@@ -136,6 +155,7 @@ def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
 
 def _mark_stored(session: SessionState, data: bytes, expires: Optional[int]) -> None:
     session._raw = data
+    session._stamp = session._next_stamp
     session._stored = True
     session._expires = expires
     session._unchanged()
@@ -147,62 +167,90 @@ def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[i
     try again (``on_conflict``).  One command when nobody else wrote."""
     store = session._store
     if session._raw is None:
-        store.save(session._sid, cast(bytes, data), ttl)  # (None, a delete without a base, is not expected here)
-        _written(session, WRITTEN, data, expires, ())
+        # Nothing loaded to compare with (regenerate_id() whose new id the
+        # browser could not be told): over what is there, if anything still is.
+        if data is None:
+            store.delete(session._sid)
+            _written(session, WRITTEN, None, expires, ())
+        else:
+            _written(session, WRITTEN if store.save(session._sid, data, ttl) else GONE, data, expires, ())
         return
-    reply = store.checked_save(session._sid, session._raw, data, ttl)
+    head, whole = payload_format.head_of(session._raw, session._stamp)
+    reply = store.checked_save(session._sid, head, data, ttl, whole)
     if type(reply) is int:
         _written(session, reply, data, expires, ())
         return
-    # Another request wrote first.  The requests of this process that collide
-    # on this session retry one at a time; otherwise, with many at once, each
-    # one's merge is overtaken by another's write, again and again.
     if not session._settings.merge_conflicts:
         raise SessionConflict("another request changed the session after this one loaded it (on_conflict = raise)")
-    with _RETRY_LOCKS[hash(session._session_id) % len(_RETRY_LOCKS)]:
-        _merge_and_retry(session, reply, data, ttl, expires)
+    _merge_and_retry(session, reply, data, ttl, expires)
 
 
 def _merge_and_retry(
     session: SessionState, reply: Any, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]
 ) -> None:
+    """Another request wrote first: merge into what it wrote, and write again, until
+    one write goes through, the session is gone, or the time allowed is spent."""
     settings, store = session._settings, session._store
-    overwritten: List[str] = []
-    for attempt in range(_WRITE_ATTEMPTS):
-        loaded = _decoded(session, session._raw) or {}
-        theirs = _decoded(session, reply)
-        if theirs is None:
-            theirs = loaded  # what is there cannot be read: this request's whole session replaces it
-        merged, keys = merge.merge(loaded, session._data, theirs, session._increments or {})
-        overwritten += keys
-        session._data = merged
-        session._raw = reply  # the new base; our increments stay ours to add
-        data = serialized(session, expires) if (merged or not settings.rules.invalidate_empty) else None
-        result = store.checked_save(session._sid, reply, data, ttl)
-        if type(result) is int:
-            _written(session, result, data, expires, overwritten)
-            return
-        # Overtaken again, by a request of another process: step aside for a
-        # random moment, longer each time (at most 50 ms), then merge into a
-        # fresh read, so that the merge is not stale before it is sent.
-        time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
-        fresh = store.load(session._sid)
-        if fresh is None:
-            _written(session, GONE, data, expires, overwritten)
-            return
-        reply = fresh
-    raise SessionConflict(f"the session kept changing under {_WRITE_ATTEMPTS} attempts to merge into it")
+    deadline = time.monotonic() + settings.conflict_seconds
+    # The requests of this process that collide on this session merge one at a
+    # time; otherwise, with many at once, each one's merge is overtaken by
+    # another's write, again and again.  A merge takes well under a millisecond:
+    # a holder slower than _LOCK_WAIT is waiting on Redis, and this request goes
+    # on without the lock rather than spend that wait before its own.
+    lock = _RETRY_LOCKS[hash(session._session_id) % len(_RETRY_LOCKS)]
+    locked = lock.acquire(timeout=_LOCK_WAIT)
+    try:
+        overwritten: List[str] = []
+        for attempt in range(_WRITE_ATTEMPTS):
+            loaded = _decoded(session, session._raw)
+            theirs = _decoded(session, reply)
+            base = loaded.data if loaded is not None else {}
+            # What is there and cannot be read: this request's whole session replaces it.
+            merged, keys = merge.merge(base, session._data, theirs.data if theirs is not None else base,
+                                       session._increments or {})
+            overwritten += keys
+            session._data = merged
+            # The new base; our increments stay ours to add.
+            session._raw, session._stamp = reply, theirs.stamp if theirs is not None else None
+            data = _stamped_anew(session, None, expires) if (merged or not settings.rules.invalidate_empty) else None
+            head, whole = payload_format.head_of(reply, session._stamp)
+            result = store.checked_save(session._sid, head, data, ttl, whole)
+            if type(result) is int:
+                _written(session, result, data, expires, overwritten)
+                return
+            # Overtaken again, by a request of another process: step aside for a
+            # random moment, longer each time (at most 50 ms), then merge into a
+            # fresh read, so that the merge is not stale before it is sent.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, random.uniform(0, min(0.05, 0.0005 * 2 ** attempt))))
+            fresh = store.load(session._sid)
+            if fresh is None:
+                _written(session, GONE, data, expires, overwritten)
+                return
+            reply = fresh
+    finally:
+        if locked:
+            lock.release()
+    raise SessionConflict(f"the session kept changing under {attempt + 1} attempts to merge into it")
 
 
 def _written(
     session: SessionState, result: Any, data: Optional[bytes], expires: Optional[int], overwritten: Sequence[str]
 ) -> None:
-    """After a checked write: WRITTEN, or GONE (invalidated, regenerated away or expired meanwhile)."""
+    """After a write over what was loaded: WRITTEN, or GONE (invalidated,
+    regenerated away, purged or expired meanwhile)."""
     if result != WRITTEN:
         session._stored = False
         if data is not None:
             ended = "the session ended while this request ran; its changes were dropped"
             _conflict(session, SessionConflict(ended, gone=True))
+        elif session._cookie_deleted and session._response is not None:
+            # This request emptied the session, and its response deletes the
+            # cookie; but another request ended the session first, and the
+            # browser's cookie may by now name a newer one.  Leave it alone.
+            session._settings.cookies.unset(session._response)
         return
     if overwritten:
         keys = tuple(sorted(set(overwritten)))
@@ -211,14 +259,20 @@ def _written(
     session._increments = None  # added in; a later do_persist() counts from here
     if data is None:
         session._stored = False
-    else:
-        _mark_stored(session, data, expires)
+        return
+    _mark_stored(session, data, expires)
+    if session._cookie_deleted and session._response is not None:
+        # This request emptied the session and its response deletes the cookie,
+        # but the merge kept what another request stored meanwhile: the browser
+        # must keep its cookie, or that data is out of its reach.
+        session._settings.cookies.set(session._response, session._sid, session._cookie_overrides)
+        session._cookie_deleted = False
 
 
-def _decoded(session: SessionState, raw: Any) -> Optional[Dict[str, Any]]:
-    """The managed dict of a stored payload, or None if it cannot be read."""
+def _decoded(session: SessionState, raw: Any) -> Optional[payload_format.Payload]:
+    """A stored payload, decoded, or None if it cannot be read."""
     try:
-        return payload_format.decode(session._settings.deserialize(raw)).data
+        return payload_format.decode(session._settings.deserialize(raw))
     except Exception:
         return None
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyramid_session_redis")
 
+DEFAULT_SOCKET_TIMEOUT = 5.0  # redis_socket_timeout's default
+
 Reporter = Callable[[Any, Exception], Any]  # a hook: called with the request and what went wrong
 Serialize = Callable[[Any], Any]
 Deserialize = Callable[[bytes], Any]
@@ -70,6 +72,7 @@ class SessionSettings:
     cookie_on_exception: bool
     deserialized_fails_new: bool  # an undecodable payload starts a new session (else it raises)
     log_undecodable: bool  # ... and is logged (the default, None, of deserialized_fails_new)
+    conflict_seconds: float  # how long a write may go on merging and retrying: one socket timeout
 
     @classmethod
     def from_options(cls, options: Dict[str, Any], cookies: CookieJar) -> SessionSettings:
@@ -91,6 +94,7 @@ class SessionSettings:
             # for one damaged payload; only an explicit false raises, as 1.x did.
             deserialized_fails_new=options["deserialized_fails_new"] is not False,
             log_undecodable=options["deserialized_fails_new"] is None,
+            conflict_seconds=options["redis_socket_timeout"] or DEFAULT_SOCKET_TIMEOUT,
         )
 
 

@@ -19,18 +19,27 @@ from .exceptions import SessionBackendError
 
 # Write only if the key still holds what this request loaded: the compare and
 # the write happen inside Redis, in one command, on one key (so it works on a
-# cluster).  Replies: 1 written, 0 the key is gone, else the current payload.
-# ARGV: sha1 of the loaded payload, new payload, TTL ("" for none), "del" to delete.
+# cluster).  The compare reads only the payload's first bytes (GETRANGE), up to
+# its stamp, which no other write shares (``payload.head_of``); with ARGV[2] =
+# "1" the head is the whole payload and its length must match too.  Nothing is
+# hashed or decoded.  Replies: 1 written, 0 the key is gone, else the payload
+# Redis holds now (read only then, for the merge).
+# ARGV: head, whole ("1" or ""), new payload, TTL ("" for none), "del" to delete.
 CHECKED_WRITE = b"""
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-if redis.sha1hex(current) ~= ARGV[1] then return current end
-if ARGV[4] == 'del' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[3] == '' then
-  redis.call('SET', KEYS[1], ARGV[2])
+local key, head = KEYS[1], ARGV[1]
+local same = redis.call('GETRANGE', key, 0, #head - 1) == head
+if same and ARGV[2] == '1' then same = redis.call('STRLEN', key) == #head end
+if not same then
+  local current = redis.call('GET', key)
+  if not current then return 0 end
+  return current
+end
+if ARGV[5] == 'del' then
+  redis.call('DEL', key)
+elseif ARGV[4] == '' then
+  redis.call('SET', key, ARGV[3])
 else
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  redis.call('SET', key, ARGV[3], 'EX', ARGV[4])
 end
 return 1
 """
@@ -41,15 +50,11 @@ WRITTEN, GONE = 1, 0
 CheckedResult = Union[int, bytes, str]  # (str from a client with decode_responses)
 
 
-def fingerprint(raw: Union[bytes, str]) -> str:
-    """What Redis's ``redis.sha1hex`` gives for the same bytes (a client made
-    with ``decode_responses=True`` hands back str: Redis holds its UTF-8)."""
-    return hashlib.sha1(raw.encode("utf-8") if isinstance(raw, str) else raw).hexdigest()
-
-
-def checked_write_args(loaded: Union[bytes, str], data: Optional[bytes], ttl: Optional[int]) -> Tuple[Any, ...]:
-    """CHECKED_WRITE's ARGV: the loaded payload's SHA-1, the new payload, the TTL, "del"."""
-    return (fingerprint(loaded), data if data is not None else b"", ttl or "", "del" if data is None else "")
+def checked_write_args(
+    head: Union[bytes, str], whole: bool, data: Optional[bytes], ttl: Optional[int]
+) -> Tuple[Any, ...]:
+    """CHECKED_WRITE's ARGV: the head, "1" if it is the whole payload, the new payload, the TTL, "del"."""
+    return (head, "1" if whole else "", data if data is not None else b"", ttl or "", "del" if data is None else "")
 
 
 class Store(Protocol):
@@ -67,12 +72,15 @@ class Store(Protocol):
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         """Store a new session; False, and nothing written, when the id is taken."""
 
-    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
-        """Store the session, whatever the key held."""
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
+        """Store the session over what the key holds; False, and nothing written,
+        when the key is gone (never bring back a session that was ended)."""
 
-    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
-        """Store ``data`` (None: delete) only if the key still holds ``loaded``:
-        WRITTEN, GONE, or what the key holds now."""
+    def checked_save(
+        self, session_id: str, head: Union[bytes, str], data: Optional[bytes], ttl: Optional[int], whole: bool = False
+    ) -> CheckedResult:
+        """Store ``data`` (None: delete) only if the key still begins with ``head``
+        (``whole``: holds exactly ``head``): WRITTEN, GONE, or what the key holds now."""
 
     def refresh(self, session_id: str, ttl: int) -> None:
         """Set the session's TTL."""
@@ -141,17 +149,20 @@ class RedisStore(LazyClient):
         return bool(self.client.set(self.prefix + session_id, data, ex=ttl, nx=True))
 
     @as_backend_error
-    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
-        self.client.set(self.prefix + session_id, data, ex=ttl)
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
+        """SET XX: False when the key is gone (invalidated, regenerated away, purged)."""
+        return bool(self.client.set(self.prefix + session_id, data, ex=ttl, xx=True))
 
     @as_backend_error
-    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
-        """Store ``data`` (or delete, for None) only if the key still holds ``loaded``.
+    def checked_save(
+        self, session_id: str, head: Union[bytes, str], data: Optional[bytes], ttl: Optional[int], whole: bool = False
+    ) -> CheckedResult:
+        """Store ``data`` (or delete, for None) only if the key still begins with ``head``.
 
         One EVALSHA; the first call on a server that does not know the script
         yet sends it once with EVAL, which also caches it there.
         """
-        args = checked_write_args(loaded, data, ttl)
+        args = checked_write_args(head, whole, data, ttl)
         key = self.prefix + session_id
         try:
             reply = self.client.evalsha(CHECKED_WRITE_SHA, 1, key, *args)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .policy import Decision, SessionView
 from .resolved import Hooks, Reporter
@@ -194,17 +194,20 @@ class TracedStore:
         self._trace._op("create", "written" if created else "taken")
         return created
 
-    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> None:
+    def save(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:
         start = time.perf_counter()
-        self._store.save(session_id, data, ttl)
-        self._memory(start, True, "set", self.prefix + session_id, data, ex=ttl)
-        self._trace._op("save", "written")
+        written = bool(self._store.save(session_id, data, ttl))
+        self._memory(start, written, "set", self.prefix + session_id, data, ex=ttl, xx=True)
+        self._trace._op("save", "written" if written else "gone")
+        return written
 
-    def checked_save(self, session_id: str, loaded: bytes, data: Optional[bytes], ttl: Optional[int]) -> CheckedResult:
+    def checked_save(
+        self, session_id: str, head: Union[bytes, str], data: Optional[bytes], ttl: Optional[int], whole: bool = False
+    ) -> CheckedResult:
         start = time.perf_counter()
-        reply = self._store.checked_save(session_id, loaded, data, ttl)
+        reply = self._store.checked_save(session_id, head, data, ttl, whole)
         self._memory(start, reply, "evalsha", CHECKED_WRITE_SHA, 1, self.prefix + session_id,
-                     *checked_write_args(loaded, data, ttl))
+                     *checked_write_args(head, whole, data, ttl))
         if isinstance(reply, int):
             outcome = ("written" if data is not None else "deleted") if reply == 1 else "gone"
         else:

@@ -31,9 +31,42 @@ def test_deleting_a_key_they_changed_is_reported():
     assert merged == {} and overwritten == ["k"]
 
 
-def test_the_same_change_on_both_sides_is_no_conflict():
-    assert merge({"k": 1}, {"k": 2}, {"k": 2}, {}) == ({"k": 2}, [])
+def test_the_same_value_set_on_both_sides_is_reported_since_one_change_is_lost():
+    # Two overlapping s["n"] = s.get("n", 0) + 1: both write 1, one increment is gone.
+    assert merge({"n": 0}, {"n": 1}, {"n": 1}, {}) == ({"n": 1}, ["n"])
+    assert merge({}, {"k": 2}, {"k": 2}, {}) == ({"k": 2}, ["k"])
+
+
+def test_a_key_removed_on_both_sides_is_not_reported():
     assert merge({"k": 1}, {}, {}, {}) == ({}, [])
+
+
+def test_a_pop_flash_meeting_another_pop_and_a_new_flash_keeps_the_new_message():
+    # A loaded ["a"]; meanwhile B popped "a" and C flashed "b"; A pops too.
+    merged, overwritten = merge({"user": 1, "_f_": ["a"]}, {"user": 1}, {"user": 1, "_f_": ["b"]}, {})
+    assert merged == {"user": 1, "_f_": ["b"]} and overwritten == []
+
+
+def test_a_flash_queue_keeps_every_message_whatever_the_order_of_pops_and_appends():
+    # This request popped "a" and flashed "c"; the other consumed "a" and "b" and added "d".
+    merged, overwritten = merge({"_f_": ["a", "b"]}, {"_f_": ["b", "c"]}, {"_f_": ["d"]}, {})
+    assert merged == {"_f_": ["d", "c"]} and overwritten == []
+    # Popped everything, then flashed again in the same request.
+    merged, _ = merge({"_f_": ["a"]}, {"_f_": ["new"]}, {"_f_": ["a", "theirs"]}, {})
+    assert merged == {"_f_": ["theirs", "new"]}
+    # Repeated messages are counted: one "x" consumed here, the other stays.
+    merged, _ = merge({"_f_": ["x"]}, {}, {"_f_": ["x", "x"]}, {})
+    assert merged == {"_f_": ["x"]}
+
+
+def test_a_flash_queue_emptied_on_both_sides_goes_away():
+    merged, overwritten = merge({"_f_": ["a"], "u": 1}, {"u": 1}, {"u": 1}, {})
+    assert merged == {"u": 1} and overwritten == []
+
+
+def test_a_flash_key_that_is_not_a_list_merges_as_a_plain_value():
+    merged, overwritten = merge({"_f_x": "s"}, {"_f_x": "t"}, {"_f_x": "u"}, {})
+    assert merged == {"_f_x": "t"} and overwritten == ["_f_x"]
 
 
 def test_increments_add_up():
