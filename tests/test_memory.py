@@ -97,20 +97,20 @@ def test_delete(store):
 
 def test_prefix_is_part_of_the_key(clock):
     data = MemoryData(clock)
-    MemoryStore(data, "app1:").save("id", b"1", None)
-    MemoryStore(data, "app2:").save("id", b"2", None)
+    MemoryStore(data, "app1:").create("id", b"1", None)
+    MemoryStore(data, "app2:").create("id", b"2", None)
     assert sorted(data.keys()) == ["app1:id", "app2:id"]
     assert list(data.keys("app1:")) == ["app1:id"]
     assert MemoryStore(data, "app2:").load("id") == b"2"
 
 
 def test_values_are_stored_as_redis_would_store_them(store):
-    store.save("s", "caf\u00e9", None)
-    store.save("n", 12, None)
-    store.save("b", bytearray(b"ab"), None)
+    store.create("s", "caf\u00e9", None)
+    store.create("n", 12, None)
+    store.create("b", bytearray(b"ab"), None)
     assert (store.load("s"), store.load("n"), store.load("b")) == ("caf\u00e9".encode(), b"12", b"ab")
     with pytest.raises(TypeError, match="bytes, str or a number"):
-        store.save("x", {"not": "bytes"}, None)
+        store.create("x", {"not": "bytes"}, None)
 
 
 def test_expired_keys_are_swept_so_memory_stays_bounded(store, clock):

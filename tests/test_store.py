@@ -62,14 +62,19 @@ def test_create_without_ttl_stores_a_key_that_never_expires(store, redis_client)
     assert redis_client.ttl("s:abc") == -1
 
 
-def test_save_is_one_set_that_replaces_value_and_ttl(store, redis_client, commands):
+def test_save_is_one_set_xx_that_replaces_value_and_ttl(store, redis_client, commands):
     redis_client.set("s:abc", b"old", ex=500)
     commands.reset()
-    store.save("abc", b"new", 60)
+    assert store.save("abc", b"new", 60) is True
     assert commands.counts() == {"set": 1}
     assert redis_client.get("s:abc") == b"new" and 0 < redis_client.ttl("s:abc") <= 60
-    store.save("abc", b"newer", None)
+    assert store.save("abc", b"newer", None) is True
     assert redis_client.get("s:abc") == b"newer" and redis_client.ttl("s:abc") == -1
+
+
+def test_save_never_brings_back_a_session_that_is_gone(store, redis_client):
+    assert store.save("gone", b"data", 60) is False
+    assert redis_client.exists("s:gone") == 0
 
 
 def test_checked_save_over_what_was_loaded_is_one_evalsha_and_written(store, redis_client, commands):
@@ -160,7 +165,7 @@ def test_the_client_of_a_lazy_store_is_built_once_on_first_use(redis_server, red
 
     lazy = RedisStore(prefix="s:", client_for=client_for)
     assert built == []
-    lazy.save("abc", b"x", None)
+    assert lazy.create("abc", b"x", None) is True
     assert lazy.load("abc") == b"x" and built == [1]
 
 
