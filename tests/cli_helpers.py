@@ -16,7 +16,7 @@ import redis
 from webtest import TestApp
 
 from pyramid_session_redis.cli import main
-from pyramid_session_redis.payload import encode, json_serialize
+from pyramid_session_redis.payload import encode, json_serialize, new_stamp
 
 PREFIX = "psr:sess:"
 CREATED = 1_700_000_000  # any time of ten digits: payload sizes depend only on the number of digits
@@ -49,8 +49,8 @@ def new_session(app: TestApp, value: str = "v", key: str = "k") -> str:
 
 
 def payload_size(value: str, timeout: Optional[int], expires: bool = False) -> int:
-    """What the default JSON serializer stores for a session holding ``{"k": value}``."""
-    return len(json_serialize(encode({"k": value}, CREATED, timeout, CREATED if expires else None)))
+    """What the default JSON serializer stores for a session holding ``{"k": value}`` (stamped)."""
+    return len(json_serialize(encode({"k": value}, CREATED, timeout, CREATED if expires else None, new_stamp())))
 
 
 class FakeTTY(io.StringIO):

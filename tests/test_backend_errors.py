@@ -108,7 +108,7 @@ def test_a_failed_end_of_request_write_is_raised_not_swallowed(server):
     app.get("/write?key=k&value=first")
     with backend_failure(redis.exceptions.ConnectionError):
         app.get("/dies")
-    assert len(reports) == 1 and "during save" in str(reports[0])
+    assert len(reports) == 1 and "during checked_save" in str(reports[0])
 
 
 # -- on_backend_error = degrade ------------------------------------------------------

@@ -11,6 +11,7 @@ Two kinds of test, against the suite's real Redis:
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import threading
@@ -23,6 +24,7 @@ from webob import Request
 
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.exceptions import SessionConflict
+from pyramid_session_redis.payload import new_stamp
 from pyramid_session_redis.store import CHECKED_WRITE
 
 from .app import SECRET, make_wsgi
@@ -222,13 +224,11 @@ def test_a_session_that_keeps_changing_gives_up_after_bounded_attempts(redis_ser
     real = type(store).checked_save
     calls = []
 
-    def always_changed(self, session_id, loaded, data, ttl):
-        # Another request writes just before each attempt (a trailing space
-        # keeps the JSON valid and changes the fingerprint).
+    def always_changed(self, session_id, head, data, ttl, whole=False):
+        # Another request writes just before each attempt.
         calls.append(1)
-        key = self.prefix + session_id
-        redis_client.set(key, redis_client.get(key) + b" ")
-        return real(self, session_id, loaded, data, ttl)
+        another_write(redis_client, self.prefix + session_id)
+        return real(self, session_id, head, data, ttl, whole)
 
     monkeypatch.setattr(type(store), "checked_save", always_changed)
     with pytest.raises(SessionConflict, match="12 attempts"):
@@ -335,15 +335,22 @@ def test_overwrite_mode_deletes_an_emptied_session_with_a_plain_del(redis_server
     assert commands.counts() == {"getex": 1, "del": 1} and redis_client.dbsize() == 0
 
 
+def another_write(redis_client, key):
+    """What another request's write leaves: the same session under a stamp of its own."""
+    payload = json.loads(redis_client.get(key))
+    payload["s"] = new_stamp()
+    redis_client.set(key, json.dumps(payload, separators=(",", ":")).encode())
+
+
 def _before_each_write(monkeypatch, store, action):
     """Run ``action(key, attempt)`` just before each checked write reaches Redis."""
     real = type(store).checked_save
     attempts = []
 
-    def checked_save(self, session_id, loaded, data, ttl):
+    def checked_save(self, session_id, head, data, ttl, whole=False):
         attempts.append(1)
         action(self.prefix + session_id, len(attempts))
-        result = real(self, session_id, loaded, data, ttl)
+        result = real(self, session_id, head, data, ttl, whole)
         if len(attempts) == 2:
             action(self.prefix + session_id, "after second")
         return result
@@ -358,7 +365,7 @@ def test_a_session_ended_during_a_merge_is_not_brought_back(redis_server, redis_
 
     def others(key, attempt):
         if attempt in (1, 2):
-            redis_client.append(key, b" ")  # another request writes first, twice
+            another_write(redis_client, key)  # another request writes first, twice
         else:
             redis_client.delete(key)  # and then a third one logs out
 

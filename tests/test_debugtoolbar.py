@@ -248,16 +248,17 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert panel.pairs("Contents") == {"a": "'1'"}
 
 
-def test_a_write_to_an_existing_session_is_getex_then_set_with_a_total(redis_server):
+def test_a_write_to_an_existing_session_is_getex_then_a_checked_write_with_a_total(redis_server):
     app = toolbar_app(redis_server.url)
     app.get("/incr")
     panel = get(app, "/incr")
-    assert [(c, a.endswith("bytes> EX 1200")) for c, _, a, _ in panel.commands] == [("GETEX", False), ("SET", True)]
+    assert [(c, a.startswith("checked-write <") and a.endswith("bytes> 1200"))
+            for c, _, a, _ in panel.commands] == [("GETEX", False), ("EVALSHA", True)]
     assert "NX" not in panel.commands[1][2]
     assert panel.subtitle == "2 commands"
     assert panel.flags["persisted"] == "yes" and panel.pairs("Decision")["action"] == "save"
     assert panel.pairs("Contents") == {"n": "2"}
-    assert "Store operations: load: found, save: written" in panel.text
+    assert "Store operations: load: found, checked_save: written" in panel.text
     # One row per command, in milliseconds, and their total below.
     rows = panel.table("Redis commands (2)")
     times = [float(row[5]) for row in rows]

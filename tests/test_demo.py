@@ -183,7 +183,7 @@ def test_the_session_page_shows_id_ttl_contents_and_commands(redis_server, redis
     so_far = [li.text for li in page.html.find(id="commands-so-far").find_all("li")]
     assert len(so_far) == 1 and so_far[0].startswith(f"GETEX {session_id} EX 1200 -> <")
     assert [(e["request"], e["decision"], e["commands"]) for e in log_entries(page)] == [
-        ("GET /", "save", ["GETEX", "SET"]),
+        ("GET /", "save", ["GETEX", "EVALSHA"]),
         ("GET /", "create", ["SET"]),
     ]
     # This request's own end shows on the next visit: it read the session and wrote nothing.

@@ -27,7 +27,12 @@ def factory(redis_server):
 
 @pytest.fixture
 def merging(redis_server):
-    return factory_for(redis_server.url, on_conflict="merge")
+    return factory_for(redis_server.url, on_conflict="merge")  # (the default, spelled out)
+
+
+@pytest.fixture
+def overwriting(redis_server):
+    return factory_for(redis_server.url, on_conflict="overwrite")
 
 
 def stored_data(redis_client, session_id):
@@ -97,9 +102,9 @@ def test_id_generator_that_only_returns_taken_ids_fails_loudly(redis_server, red
     assert redis_client.get("same") == b"x"
 
 
-def test_save_is_one_plain_set_when_conflicts_overwrite(factory, redis_client, commands):
-    sid = stored_session(factory, {"a": 1})
-    session = loaded_session(factory, sid)
+def test_save_is_one_set_xx_when_conflicts_overwrite(overwriting, redis_client, commands):
+    sid = stored_session(overwriting, {"a": 1})
+    session = loaded_session(overwriting, sid)
     session["a"] = 2
     commands.reset()
     persist.carry_out(session, Decision(Action.SAVE, ttl=90))
@@ -146,7 +151,7 @@ def test_save_if_changed_writes_bytes_changed_in_place(factory, redis_client, co
     session["items"].append(3)
     commands.reset()
     persist.carry_out(session, Decision(Action.SAVE_IF_CHANGED, ttl=30, otherwise=Action.REFRESH))
-    assert commands.counts() == {"set": 1}
+    assert commands.counts() == {"evalsha": 1}
     assert stored_data(redis_client, sid) == {"items": [1, 2, 3]}
 
 
@@ -194,15 +199,16 @@ def test_delete_old_goes_with_the_create_of_the_successor(factory, redis_client,
     assert redis_client.exists(sid) == 0 and stored_data(redis_client, new_id) == {"a": 1}
 
 
-# -- serialized: the size limit ----------------------------------------------------------
+# -- the size limit ----------------------------------------------------------
 
 
-def test_serialized_refuses_a_payload_over_the_limit_naming_size_and_limit(redis_server):
+def test_a_write_refuses_a_payload_over_the_limit_naming_size_and_limit(redis_server):
     factory = factory_for(redis_server.url, max_payload_bytes=100)
     session = new_session(factory)
     session["big"] = "x" * 500
+    session.ensure_id()
     with pytest.raises(SessionPayloadTooLarge) as caught:
-        persist.serialized(session, None)
+        persist.carry_out(session, Decision(Action.CREATE, ttl=60))
     assert caught.value.limit == 100 and caught.value.size > 500
 
 
@@ -221,12 +227,16 @@ def test_a_payload_over_the_limit_leaves_redis_untouched_even_the_doomed_key(red
     assert redis_client.keys("*") == [sid.encode()] and redis_client.get(sid) == before
 
 
-def test_serialized_lets_through_an_oversized_payload_that_is_already_stored(redis_server, redis_client):
+def test_an_unchanged_oversized_payload_that_is_already_stored_is_not_refused(redis_server, redis_client, commands):
     big = factory_for(redis_server.url, max_payload_bytes=None)
     sid = stored_session(big, {"big": "x" * 500})
     strict = factory_for(redis_server.url, max_payload_bytes=100)
     session = loaded_session(strict, sid)
-    assert persist.serialized(session, None) == redis_client.get(sid)
+    assert session["big"] == "x" * 500
+    assert persist.serialized(session, None, session._stamp) == redis_client.get(sid)  # the bytes as loaded
+    commands.reset()
+    persist.carry_out(session, Decision(Action.SAVE_IF_CHANGED, ttl=60))
+    assert commands.counts() == {}
 
 
 # -- persist_now: do_persist() -------------------------------------------------------
@@ -240,7 +250,7 @@ def test_persist_now_creates_a_new_session_then_saves_it(factory, redis_client, 
     persist.persist_now(session, lifecycle.current_time())
     session["a"] = 2
     persist.persist_now(session, lifecycle.current_time())
-    assert commands.counts() == {"set": 2}
+    assert commands.counts() == {"set": 1, "evalsha": 1}  # SET NX, then the checked write
     assert stored_data(redis_client, session.session_id) == {"a": 2} and session._stored
 
 

@@ -45,7 +45,8 @@ def test_default_settings_are_the_documented_defaults():
     assert resolved.new_id is default_id_generator
     assert resolved.pickle_migration is False
     assert resolved.max_payload_bytes == 1024 * 1024
-    assert (resolved.checked_writes, resolved.merge_conflicts, resolved.degrade) == (False, False, False)
+    assert (resolved.checked_writes, resolved.merge_conflicts, resolved.degrade) == (True, True, False)
+    assert resolved.conflict_seconds == 5.0  # redis_socket_timeout's default
     assert resolved.allow_cookies is None and resolved.cookie_on_exception is True
     assert (resolved.deserialized_fails_new, resolved.log_undecodable) == (True, True)
 

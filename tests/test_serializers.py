@@ -120,7 +120,7 @@ def test_migration_reads_pickle_and_writes_json_once(redis_server, redis_client,
     plant_1x_pickle_session(app, redis_client, {"user": "alice", "cart": [1, 2]})
     commands.reset()
     assert app.get("/read?key=user").text == "'alice'"
-    assert commands.counts() == {"getex": 1, "set": 1}  # the read-only request stored it as JSON
+    assert commands.counts() == {"getex": 1, "evalsha": 1}  # the read-only request stored it as JSON
     key, raw = only_value(redis_client)
     assert key == b"legacy-id"
     stored = json.loads(raw)

@@ -75,15 +75,15 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert trace.reports == []
 
 
-def test_a_write_is_getex_then_set(redis_server):
+def test_a_write_is_getex_then_a_checked_write(redis_server):
     app, traced = traced_app(redis_server.url)
     app.get("/incr")
     app.get("/incr")
     trace = traced.last
-    assert [c.command for c in trace.commands] == ["GETEX", "SET"]
-    assert trace.commands[1].arguments.endswith("EX 1200")
+    assert [c.command for c in trace.commands] == ["GETEX", "EVALSHA"]
+    assert trace.commands[1].arguments.startswith("checked-write <") and trace.commands[1].arguments.endswith(" 1200")
     assert trace.persisted and trace.data == {"n": 2}
-    assert trace.operations == [("load", "found"), ("save", "written")]
+    assert trace.operations == [("load", "found"), ("checked_save", "written")]
 
 
 def test_invalidate_deletes(redis_server, redis_client):
@@ -151,7 +151,7 @@ def test_memory_store_labels_what_it_stands_for():
     app.get("/incr")
     app.get("/incr")
     trace = traced.last
-    assert [c.command for c in trace.commands] == ["GETEX", "SET"]
+    assert [c.command for c in trace.commands] == ["GETEX", "EVALSHA"]
     assert all(c.arguments.endswith("(memory://, in process)") for c in trace.commands)
     assert trace.persisted and trace.loaded
 
