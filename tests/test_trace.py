@@ -16,6 +16,7 @@ from pyramid_session_redis.exceptions import (
     InvalidSession_NotInBackend,
     SessionBackendError,
 )
+from pyramid_session_redis.store import CHECKED_WRITE
 from pyramid_session_redis.trace import TRACE_KEY, SessionTrace, request_trace, trace_request
 
 from .app import SECRET, make_wsgi
@@ -75,7 +76,8 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert trace.reports == []
 
 
-def test_a_write_is_getex_then_a_checked_write(redis_server):
+def test_a_write_is_getex_then_a_checked_write(redis_server, redis_client):
+    redis_client.script_load(CHECKED_WRITE)  # as on a server that has run it once
     app, traced = traced_app(redis_server.url)
     app.get("/incr")
     app.get("/incr")
