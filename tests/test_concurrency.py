@@ -161,10 +161,11 @@ def test_an_invalidated_session_is_not_brought_back(redis_server, redis_client):
 def test_a_regenerated_session_is_not_brought_back_under_its_old_id(redis_server, redis_client):
     app, _, conflicts = build(redis_server.url)
     cookie = start(app)
+    [old_key] = redis_client.keys("*")
     get(app, "/interleave?other=/regenerate&mine=set&key=late&value=write", cookie)
     keys = redis_client.keys("*")
     assert len(keys) == 1  # only the regenerated session, under its new id
-    assert cookie.split("=", 1)[1] not in keys[0].decode()
+    assert keys != [old_key]
     assert conflicts and conflicts[0].gone
 
 
@@ -412,3 +413,95 @@ def test_merge_works_with_a_client_that_decodes_responses(redis_server, redis_cl
     cookie = start(app)
     get(app, "/interleave", cookie)
     assert get(app, "/peek", cookie).text == "{'loaded': 'yes', 'n': 2}" and conflicts == []
+
+
+# -- safe by default: what issue 16 closed --------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["merge", "raise", "overwrite"])
+def test_a_logout_stays_a_logout_in_every_mode(redis_server, redis_client, mode):
+    app, _, conflicts = build(redis_server.url, on_conflict=mode)
+    cookie = start(app)
+    get(app, "/interleave?other=/invalidate&mine=set&key=user&value=alice", cookie)
+    assert redis_client.dbsize() == 0  # the late write did not bring the session back
+    assert len(conflicts) == 1 and conflicts[0].gone
+
+
+@pytest.mark.parametrize("mode", ["merge", "raise", "overwrite"])
+def test_a_regenerated_id_stays_dead_in_every_mode(redis_server, redis_client, mode):
+    app, _, conflicts = build(redis_server.url, on_conflict=mode)
+    cookie = start(app)
+    [old_key] = redis_client.keys("*")
+    get(app, "/interleave?other=/regenerate&mine=set&key=user&value=alice", cookie)
+    assert old_key not in redis_client.keys("*") and redis_client.dbsize() == 1  # only the new id
+    assert conflicts and conflicts[0].gone
+
+
+def test_two_requests_setting_the_same_value_report_the_lost_change(redis_server, redis_client):
+    app, _, conflicts = build(redis_server.url)
+    cookie = start(app)
+    get(app, "/interleave?other=/write%3Fkey%3Dn%26value%3D1&mine=set&key=n&value=1", cookie)
+    assert len(conflicts) == 1 and conflicts[0].keys == ("n",)
+
+
+def _flash_only_session(app) -> str:
+    response = get(app, "/flash?msg=a")
+    return response.headers["Set-Cookie"].split(";")[0]
+
+
+def test_an_emptied_session_whose_key_another_request_deleted_leaves_the_browsers_cookie_alone(redis_server, redis_client):
+    app, _, conflicts = build(redis_server.url)
+    cookie = _flash_only_session(app)
+    # Another request pops the queue first (the session is emptied and deleted),
+    # then this one pops it too: its response must not delete a cookie that may
+    # by now name a newer session.
+    response = get(app, "/interleave?other=/pop_flash&mine=pop&key=_f_", cookie)
+    assert redis_client.dbsize() == 0
+    assert "Set-Cookie" not in response.headers
+    assert conflicts == []
+
+
+def test_an_emptied_session_that_another_request_added_to_keeps_its_cookie_and_the_new_message(redis_server, redis_client):
+    app, _, conflicts = build(redis_server.url)
+    cookie = _flash_only_session(app)
+    # Another request flashes "b" while this one pops the queue (["a"] when it loaded).
+    response = get(app, "/interleave?other=/flash%3Fmsg%3Db&mine=pop&key=_f_", cookie)
+    assert response.headers["Set-Cookie"].split(";")[0] == cookie  # set again, not deleted
+    assert get(app, "/pop_flash", cookie).text == "['b']"
+    assert conflicts == []
+
+
+def test_the_time_spent_merging_is_bounded_by_the_socket_timeout(redis_server, redis_client, monkeypatch):
+    app, factory, _ = build(redis_server.url, redis_socket_timeout=0.3)
+    cookie = start(app)
+    store = factory.store
+    real = type(store).checked_save
+
+    def always_changed(self, session_id, head, data, ttl, whole=False):
+        another_write(redis_client, self.prefix + session_id)
+        time.sleep(0.1)  # each attempt is slow: the deadline, not the attempt count, ends it
+        return real(self, session_id, head, data, ttl, whole)
+
+    monkeypatch.setattr(type(store), "checked_save", always_changed)
+    began = time.monotonic()
+    with pytest.raises(SessionConflict, match="attempts to merge"):
+        get(app, "/incr", cookie)
+    assert time.monotonic() - began < 0.3 + 0.1 + 0.1  # the budget, one attempt in flight, and margin
+
+
+def test_a_merge_does_not_wait_out_another_threads_slow_merge(redis_server, redis_client):
+    from pyramid_session_redis import persist
+
+    app, _, _ = build(redis_server.url)
+    cookie = start(app)
+    [session_id] = [key.decode() for key in redis_client.keys("*")]  # (no prefix: the key is the id)
+    lock = persist._RETRY_LOCKS[hash(session_id) % len(persist._RETRY_LOCKS)]
+    lock.acquire()  # another thread of this process, merging and stuck on Redis
+    try:
+        began = time.monotonic()
+        get(app, "/interleave?other=/write%3Fkey%3Dtheirs%26value%3Dt&mine=set&key=mine&value=m", cookie)
+        waited = time.monotonic() - began
+    finally:
+        lock.release()
+    assert waited < 1.0  # the 50 ms lock wait, then its own merge; not the holder's whole time
+    assert peek(app, cookie) == "[('loaded', 'yes'), ('mine', 'm'), ('theirs', 't')]"

@@ -227,3 +227,77 @@ def test_json_payload_is_valid_json():
     # the stored bytes are plain JSON, readable by any other client
     raw = payload.json_serialize(payload.encode({"a": "é"}, 1, 2, 3))
     assert json.loads(raw.decode("utf-8")) == {"m": {"a": "é"}, "c": 1, "v": 1, "t": 2, "x": 3}
+
+
+# -- the stamp: what a checked write compares -----------------------------------------
+
+
+def test_stamps_are_unique_and_of_one_length():
+    from pyramid_session_redis.payload import new_stamp
+
+    stamps = {new_stamp() for _ in range(10_000)}
+    assert len(stamps) == 10_000
+    assert {len(s) for s in stamps} == {24}
+    assert all(s.isascii() and s.isprintable() and '"' not in s and "\\" not in s for s in stamps)
+
+
+def test_a_forked_child_draws_stamps_of_its_own():
+    import os
+
+    from pyramid_session_redis.payload import new_stamp
+
+    mine = new_stamp()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, new_stamp().encode())
+        os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 100).decode()
+    os.waitpid(pid, 0)
+    assert theirs[:12] != mine[:12]  # another random prefix, so no shared counter can collide
+
+
+def test_the_stamp_is_the_first_key_so_it_sits_in_the_first_bytes():
+    from pyramid_session_redis.payload import encode
+
+    raw = payload.json_serialize(encode({"k": "v" * 1000}, 1, 60, None, "S" * 24))
+    assert raw.startswith(b'{"s":"' + b"S" * 24 + b'",')
+    assert payload.decode(payload.json_deserialize(raw)).stamp == "S" * 24
+
+
+def test_a_payload_without_stamp_as_1x_wrote_it_decodes_with_none():
+    assert payload.decode({"m": {}, "c": 1, "v": 1}).stamp is None
+    assert payload.decode({"m": {}, "c": 1, "v": 1, "s": 5}).stamp is None  # not ours: ignored
+
+
+def test_head_of_a_stamped_payload_ends_with_its_stamp_for_every_serializer():
+    from pyramid_session_redis.payload import encode, head_of, new_stamp
+
+    stamp = new_stamp()
+    stored = encode({"k": "v" * 5000}, 1, 60, None, stamp)
+    for serialize in (payload.json_serialize, pickle.dumps):
+        raw = serialize(stored)
+        head, whole = head_of(raw, stamp)
+        assert not whole and head.endswith(stamp.encode()) and raw.startswith(head) and len(head) < 64
+
+
+def test_head_of_a_payload_without_a_visible_stamp_is_the_whole_payload():
+    import zlib
+
+    from pyramid_session_redis.payload import encode, head_of, new_stamp
+
+    stamp = new_stamp()
+    squeezed = zlib.compress(payload.json_serialize(encode({"k": "v"}, 1, 60, None, stamp)))
+    assert head_of(squeezed, stamp) == (squeezed, True)
+    assert head_of(b'{"m":{}}', None) == (b'{"m":{}}', True)
+
+
+def test_restamped_swaps_the_stamp_in_place_or_says_it_cannot():
+    from pyramid_session_redis.payload import encode, new_stamp, restamped
+
+    old, new = new_stamp(), new_stamp()
+    raw = payload.json_serialize(encode({"k": "v"}, 1, 60, None, old))
+    assert restamped(raw, old, new) == payload.json_serialize(encode({"k": "v"}, 1, 60, None, new))
+    assert restamped(raw, old, new + "x") is None  # another length: serialize again
+    assert restamped(b"opaque", old, new) is None

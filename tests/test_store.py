@@ -112,6 +112,25 @@ def test_checked_save_over_another_write_returns_it_and_keeps_it(store, redis_cl
     assert redis_client.get("s:abc") == b"theirs"
 
 
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_checked_save_compares_only_the_head_unless_told_it_is_the_whole_payload(store, redis_client, kind):
+    from pyramid_session_redis.memory import MemoryStore
+
+    target = store if kind == "redis" else MemoryStore(prefix="s:")
+    put = (lambda v: redis_client.set("s:abc", v)) if kind == "redis" else (lambda v: target.create("abc", v, None))
+    get = (lambda: redis_client.get("s:abc")) if kind == "redis" else (lambda: target.load("abc"))
+    put(b'{"s":"STAMP1","m":{"a":1}}')
+    # The head (up to the stamp) is what a write checks: a payload that begins the same was made by the same write.
+    assert target.checked_save("abc", b'{"s":"STAMP1"', b'{"s":"STAMP2","m":{}}', None) == WRITTEN
+    assert get() == b'{"s":"STAMP2","m":{}}'
+    # Another write's stamp: the current payload comes back, untouched.
+    assert target.checked_save("abc", b'{"s":"STAMP1"', b"mine", None) == b'{"s":"STAMP2","m":{}}'
+    # whole: the head is the whole payload loaded, so a longer value is a change.
+    assert target.checked_save("abc", b'{"s":"STAMP2"', b"x", None, whole=True) == b'{"s":"STAMP2","m":{}}'
+    assert target.checked_save("abc", b'{"s":"STAMP2","m":{}}', b"x", None, whole=True) == WRITTEN
+    assert get() == b"x"
+
+
 def test_refresh_is_one_expire(store, redis_client, commands):
     redis_client.set("s:abc", b"payload")
     commands.reset()
