@@ -314,10 +314,15 @@ def test_plain_increments_lost_are_reported(farms, redis_client, run):
 # -- 6: a stalled Redis holds a request for one socket timeout, no more ---------------
 
 
+# The bound is the socket timeout plus 10 %; a larger timeout leaves the fixed
+# overhead of a request (tens of milliseconds) a safer margin on a busy machine.
+STALL_TIMEOUT = 2
+
+
 @pytest.fixture(scope="module")
 def stall_farm(redis_server: Any, tmp_path_factory: Any) -> Iterator[Farm]:
     log = tmp_path_factory.mktemp("stall") / "timing.log"
-    farm = Farm({"redis_url": redis_server.url, "redis_socket_timeout": 1, "timing_log": str(log),
+    farm = Farm({"redis_url": redis_server.url, "redis_socket_timeout": STALL_TIMEOUT, "timing_log": str(log),
                  "control_url": redis_server.url}, 1, 8)
     try:
         farm.wait()
@@ -361,5 +366,5 @@ def test_stalled_redis_bounds_each_request(stall_farm, redis_server, redis_clien
     print(f"\n[stalled redis] {len(timed)} requests, statuses {dict(statuses)}; Redis stopped "
           f"{resumed - stopped:.2f} s; longest after the stop: {worst[0]:.3f} s (whole request {worst[1]:.3f} s, "
           f"status {worst[2]}); longest request: {longest:.3f} s; "
-          f"over 1.1 s after the stop: {sum(1 for d in during if d[0] > 1.1)}")
-    assert worst[0] <= 1.1
+          f"over {STALL_TIMEOUT * 1.1:.1f} s after the stop: {sum(1 for d in during if d[0] > STALL_TIMEOUT * 1.1)}")
+    assert worst[0] <= STALL_TIMEOUT * 1.1
