@@ -117,3 +117,19 @@ def test_nested_changes_compare_the_whole_top_level_value():
 
 def test_same_tells_types_apart():
     assert same(1, 1) and not same(1, True) and not same(1, 1.0) and same([1, {"a": 2}], [1, {"a": 2}])
+
+
+def test_other_lists_appended_on_both_sides_keep_both_appends_theirs_first():
+    merged, overwritten = merge({"cart": ["old"]}, {"cart": ["old", "mine"]}, {"cart": ["old", "theirs"]}, {})
+    assert merged == {"cart": ["old", "theirs", "mine"]} and overwritten == []
+    merged, _ = merge({}, {"cart": ["mine"]}, {"cart": ["theirs"]}, {})
+    assert merged == {"cart": ["theirs", "mine"]}
+    merged, _ = merge({"cart": ["old"]}, {"cart": ["old", "mine"]}, {}, {})
+    assert merged == {"cart": ["mine"]}  # they removed it: only what this request added
+
+
+def test_another_list_removed_here_leaves_what_they_appended():
+    merged, overwritten = merge({"cart": ["a", "b"]}, {}, {"cart": ["a", "b", "c"]}, {})
+    assert merged == {"cart": ["c"]} and overwritten == []
+    merged, overwritten = merge({"cart": ["a"]}, {}, {"cart": ["a"], "x": 1}, {})
+    assert merged == {"x": 1} and overwritten == []

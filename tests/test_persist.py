@@ -398,3 +398,27 @@ def test_regenerate_id_then_do_persist_without_a_cookie_writes_the_old_key_whole
     assert (counts.get("set"), counts.get("del"), counts.get("evalsha"), counts.get("eval")) == (2, 1, None, None)
     assert redis_client.keys("*") == [sid.encode()]  # the copy under the new id is gone
     assert stored_data(redis_client, sid) == {"a": 1, "user": "alice"}
+
+
+@pytest.mark.parametrize("on_conflict", ["merge", "raise"])
+def test_a_regenerated_session_emptied_without_a_cookie_is_deleted_under_its_old_id(
+        redis_server, redis_client, commands, on_conflict):
+    """Nothing is known of what the old key holds (a do_persist() stored the session under its
+    new id, which settle() moves back to the browser's), and the session is empty: the old key
+    is deleted, not written with nothing, and so is the copy under the new id."""
+
+    def regenerate_and_empty(session):
+        session.regenerate_id()
+        session["x"] = 1
+        session.do_persist()
+        session.clear()
+        return None
+
+    app = run(redis_server, regenerate_and_empty, on_conflict=on_conflict,
+              func_check_response_allow_cookies=lambda response: False)
+    sid = stored_session(app.factory, {"a": 1})
+    app.set_cookie("session", signed(app.factory, sid))
+    commands.reset()
+    app.get("/v")
+    assert commands.counts() == {"getex": 1, "set": 1, "del": 2}
+    assert redis_client.keys("*") == []
