@@ -523,7 +523,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         workers = {impl: WorkerProcess(impl, sys.executable, plain)
                    for impl in ("ours", "floor", "floor+codec", "none", "signed")}
         if v181:
-            workers["v181"] = WorkerProcess("v181", v181, plain)
+            # Never this checkout, even when PYTHONPATH points the ours workers at it.
+            workers["v181"] = WorkerProcess("v181", v181, {**plain, "PYTHONPATH": ""})
         if _has("hiredis"):
             workers["ours+hiredis"] = WorkerProcess("ours+hiredis", sys.executable, pinned)
         if _has("msgspec"):
