@@ -69,6 +69,7 @@ ROWS: List[Tuple[str, List[str], str, Dict[str, Any]]] = [
     ("new session written", [], "/incr", {}),
     ("existing session, read only", ["/incr"], "/read", {}),
     ("existing session, read and write", ["/incr"], "/incr", {}),
+    ("read and write, on_conflict=overwrite", ["/incr"], "/incr", {"on_conflict": "overwrite"}),
     ("nested mutation without changed()", ["/nested"], "/nested", {}),
     ("invalidate", ["/incr"], "/invalidate", {}),
     ("LRU mode (set_redis_ttl=False), read only", ["/incr"], "/read", {"set_redis_ttl": False}),
@@ -80,8 +81,8 @@ ROWS: List[Tuple[str, List[str], str, Dict[str, Any]]] = [
 def main() -> int:
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
-        # As a server that has run the checked write once has it cached (only
-        # on_conflict = merge uses it; a default install writes a plain SET):
+        # As a server that has run the checked write once has it cached (every
+        # write of an existing session with on_conflict = merge, the default):
         # a first checked write would otherwise show EVALSHA's NOSCRIPT and an EVAL.
         client.script_load(CHECKED_WRITE)
         counter = CommandCounter(client)

@@ -82,7 +82,7 @@ def impls_for(row: Row, available: List[str]) -> List[str]:
         if row.size == SMALL:
             wanted += ["none", "signed"]
     if row.scenario in ("write", "nested"):
-        wanted.append("ours+merge")  # what turning merge on costs, on every row that writes
+        wanted.append("ours+overwrite")  # what the default checked write costs, on every row that writes
     return [impl for impl in wanted if impl in available]
 
 
@@ -130,13 +130,15 @@ def command_counts(client: redis.Redis) -> Dict[str, int]:
             # A failed call (NOSCRIPT) crossed the network but ran nothing.
             scripts_run += int(value["calls"]) - int(value.get("failed_calls", 0)) - int(value.get("rejected_calls", 0))
     # commandstats also counts what a Lua script runs inside Redis, which never
-    # crosses the network.  The only script here is the checked write (the
-    # ours+merge worker; a default install sends a plain SET), and with
-    # one browser sending requests in sequence it never meets a conflict: every
-    # run did exactly one GET and one SET.  Taking them off leaves what the
-    # client sent (as MONITOR, which the tests use, sees it).  A conflict would
-    # leave a negative or fractional SET, and the commands target would show it.
-    for name in ("get", "set"):
+    # crosses the network.  The only script here is the checked write (ours,
+    # ours+hiredis and ours+msgspec: on_conflict merge, the default;
+    # ours+overwrite sends a SET XX), and with one browser sending requests in
+    # sequence it never meets a conflict, and every payload it wrote carries a
+    # stamp: every run did exactly one GETRANGE and one SET.  Taking them off
+    # leaves what the client sent (as MONITOR, which the tests use, sees it).
+    # A conflict (GET) or an unstamped payload (STRLEN) would leave a command
+    # the table does not have, and the commands target would show it.
+    for name in ("getrange", "set"):
         if scripts_run:
             counts[name] = counts.get(name, 0) - scripts_run
     return counts
@@ -249,7 +251,7 @@ def table(report: Report, title: str, results: List[Result]) -> None:
         cells = [f"{res.ratio('ours', other):6.2f}" if other in res.per_impl else f"{'':6s}" for other in others]
         gain = " ".join(f"{res.ratio(extra, 'ours'):7.2f}" if extra in res.per_impl else f"{'':7s}"
                         for extra in ("ours+hiredis", "ours+msgspec"))
-        checked = res.ratio("ours+merge", "ours") if "ours+merge" in res.per_impl else None
+        checked = res.ratio("ours", "ours+overwrite") if "ours+overwrite" in res.per_impl else None
         gain += f" {checked:7.2f}" if checked is not None else f" {'':7s}"
         v181_cmds = format_commands(res.commands["v181"]) if "v181" in res.commands else ""
         if "v181" in res.failed:
@@ -268,12 +270,13 @@ Columns: ours' time per request and throughput; then ours' throughput divided by
   none     no session factory at all;  signed  Pyramid's SignedCookieSessionFactory
   hiredis  ours with hiredis installed, divided by ours without it (a speed-up above 1)
   msgspec  ours with the msgspec extra installed (faster decoding), divided by ours without it
-  checked  ours with on_conflict="merge" divided by ours: the cost of turning merge on (one
-           checked EVALSHA that SETs only if Redis still holds what the request loaded, against
-           the default's plain SET; 1.00 = no cost, below 1 = merge is slower), on the rows that write
-"ours" is a default install: neither hiredis nor msgspec; on_conflict is its default, overwrite.
-Commands are counted from INFO commandstats less the GET and SET each EVALSHA (ours+merge)
-runs inside Redis.
+  checked  ours divided by ours with on_conflict="overwrite": the cost of the default checked
+           write (one EVALSHA that SETs only if Redis still begins with the stamp the request
+           loaded) against a plain SET XX; 1.00 = no cost, below 1 = the checked write is slower;
+           on the rows that write
+"ours" is a default install: neither hiredis nor msgspec; on_conflict is its default, merge.
+Commands are counted from INFO commandstats less the GETRANGE and SET each successful EVALSHA
+(the checked write of ours, ours+hiredis, ours+msgspec) runs inside Redis.
 Each ratio is the median over rounds of the ratio measured within one round.
 """
 
@@ -287,16 +290,16 @@ def check_targets(report: Report, results: Dict[Row, Result], serial: Dict[str, 
         got = res.commands["ours"]
         report.target(f"commands {row.label}", exact(got, want),
                       f"{format_commands(got)} (table: {format_commands(dict(want))})")
-        if "ours+merge" in res.commands:
-            want = expected_commands(row.scenario, row.policy, "ours+merge")
-            got = res.commands["ours+merge"]
-            report.target(f"commands {row.label}, on_conflict=merge", exact(got, want),
+        if "ours+overwrite" in res.commands:
+            want = expected_commands(row.scenario, row.policy, "ours+overwrite")
+            got = res.commands["ours+overwrite"]
+            report.target(f"commands {row.label}, on_conflict=overwrite", exact(got, want),
                           f"{format_commands(got)} (table: {format_commands(dict(want))})")
     for row, res in results.items():
-        if "ours+merge" in res.per_impl:
-            ratio = res.ratio("ours+merge", "ours")
-            report.target(f"merge costs nothing measurable, ours+merge >= 0.95x ours: {row.label}",
-                          ratio >= 0.95, res.spread("ours+merge", "ours"))
+        if "ours+overwrite" in res.per_impl:
+            ratio = res.ratio("ours", "ours+overwrite")
+            report.target(f"the checked write costs nothing measurable, ours >= 0.95x ours+overwrite: {row.label}",
+                          ratio >= 0.95, res.spread("ours", "ours+overwrite"))
     for row, res in results.items():
         ratio = res.ratio("ours", "floor")
         report.target(f">= 0.9x floor: {row.label}", ratio >= 0.9, res.spread("ours", "floor"))
@@ -438,29 +441,30 @@ def write_rows() -> List[Row]:
 
 
 def checked_only(rounds: int, seconds: float, out: Path, strict: bool) -> int:
-    """Only ours (overwrite, the default) against ours+merge, on the write rows:
-    with two workers a round is two adjacent batches, so the ratio sees less of
-    the machine's drift than in the full run, where up to eight batches separate
-    them."""
+    """Only ours (the default checked write) against ours+overwrite (SET XX), on
+    the write rows: with two workers a round is two adjacent batches, so the
+    ratio sees less of the machine's drift than in the full run, where up to
+    eight batches separate them."""
     report = Report()
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
         plain = {"BENCH_NO_HIREDIS": "1", **_pin(server)}
-        workers = {impl: WorkerProcess(impl, sys.executable, plain) for impl in ("ours", "ours+merge")}
+        workers = {impl: WorkerProcess(impl, sys.executable, plain) for impl in ("ours", "ours+overwrite")}
         client.script_load(CHECKED_WRITE)  # cached, as on a server that has run it once (see main)
         try:
-            report.say(f"on_conflict=merge (checked write) against the default overwrite, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            report.say(f"the default checked write (on_conflict=merge) against on_conflict=overwrite (SET XX), "
+                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
                        f"{rounds} interleaved rounds of {seconds} s")
-            report.say(f"{'scenario':24s} {'ours us':>8s} {'merge us':>12s} {'diff us':>8s}  ours+merge / ours")
+            report.say(f"{'scenario':24s} {'ours us':>8s} {'overwrite us':>12s} {'diff us':>8s}  ours / ours+overwrite")
             for row in write_rows():
                 res = measure(row, workers, client, server.url, rounds, seconds)
-                ours, merge = res.us("ours"), res.us("ours+merge")
-                report.say(f"{row.label:24s} {ours:8.1f} {merge:12.1f} {merge - ours:8.1f}  "
-                           f"{res.spread('ours+merge', 'ours')}")
-                report.target(f"merge costs nothing measurable, ours+merge >= 0.95x ours: {row.label}",
-                              res.ratio("ours+merge", "ours") >= 0.95, res.spread("ours+merge", "ours"))
+                ours, overwrite = res.us("ours"), res.us("ours+overwrite")
+                report.say(f"{row.label:24s} {ours:8.1f} {overwrite:12.1f} {ours - overwrite:8.1f}  "
+                           f"{res.spread('ours', 'ours+overwrite')}")
+                report.target(f"the checked write costs nothing measurable, ours >= 0.95x ours+overwrite: {row.label}",
+                              res.ratio("ours", "ours+overwrite") >= 0.95, res.spread("ours", "ours+overwrite"))
                 for impl, want in (("ours", expected_commands(row.scenario, row.policy, "ours")),
-                                   ("ours+merge", expected_commands(row.scenario, row.policy, "ours+merge"))):
+                                   ("ours+overwrite", expected_commands(row.scenario, row.policy, "ours+overwrite"))):
                     if not exact(res.commands[impl], want):
                         report.target(f"commands {row.label}, {impl}", False, format_commands(res.commands[impl]))
         finally:
@@ -488,7 +492,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target does not hold")
     parser.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/results.json")
     parser.add_argument("--checked-only", action="store_true",
-                        help="only ours (overwrite, the default) against on_conflict=merge on the write rows (default 15 rounds), to OUT/checked.txt")
+                        help="only ours (the default checked write) against on_conflict=overwrite on the write rows (default 15 rounds), to OUT/checked.txt")
     args = parser.parse_args(argv)
     if args.checked_only:
         return checked_only(args.rounds or (2 if args.quick else 15), args.seconds or (0.05 if args.quick else 0.25),
@@ -519,13 +523,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         workers = {impl: WorkerProcess(impl, sys.executable, plain)
                    for impl in ("ours", "floor", "floor+codec", "none", "signed")}
         if v181:
-            workers["v181"] = WorkerProcess("v181", v181, plain)
+            # Never this checkout, even when PYTHONPATH points the ours workers at it.
+            workers["v181"] = WorkerProcess("v181", v181, {**plain, "PYTHONPATH": ""})
         if _has("hiredis"):
             workers["ours+hiredis"] = WorkerProcess("ours+hiredis", sys.executable, pinned)
         if _has("msgspec"):
             workers["ours+msgspec"] = WorkerProcess("ours+msgspec", sys.executable, plain)
-        workers["ours+merge"] = WorkerProcess("ours+merge", sys.executable, plain)
-        # The checked-write script (ours+merge), cached as on any server that has run it once
+        workers["ours+overwrite"] = WorkerProcess("ours+overwrite", sys.executable, plain)
+        # The checked-write script (ours' default write), cached as on any server that has run it once
         # (FLUSHALL between rows keeps it): no batch pays or counts the first
         # EVALSHA's NOSCRIPT and the EVAL that follows it.
         client.script_load(CHECKED_WRITE)

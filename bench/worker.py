@@ -22,7 +22,7 @@ if os.environ.get("BENCH_NO_HIREDIS"):
 
 import wsgiapps
 
-if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+merge"]):
+if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"]):
     # As a default install runs: without the msgspec extra's decoder (the
     # "ours+msgspec" worker measures it; msgspec stays importable for the
     # rows that pass it explicitly as serialize/deserialize).

@@ -10,10 +10,13 @@ Implementations (``impl``):
 
 ``ours`` / ``v181``
     ``pyramid_session_redis.RedisSessionFactory`` of the installed version.
-``ours+merge``
-    ``ours`` with ``on_conflict="merge"`` (opt-in; the default is overwrite): a
-    write of an existing session is one checked ``EVALSHA`` (the ``SET`` only if
-    Redis still holds what the request loaded) instead of a plain ``SET``.
+    Ours writes an existing session with one checked ``EVALSHA`` (on_conflict
+    ``merge``, the default: the ``SET`` only if Redis still begins with the
+    stamp the request loaded; inside Redis, a GETRANGE and the SET); 1.8.1
+    with a plain ``SET``.
+``ours+overwrite``
+    ``ours`` with ``on_conflict="overwrite"``: a write of an existing session is
+    a plain ``SET ... XX`` (never re-creates a deleted key), no compare.
 ``none``
     The same views with no session factory: what Pyramid alone costs.
 ``signed``
@@ -86,18 +89,19 @@ def policy_options(policy: str) -> Dict[str, Any]:
 
 
 # The implementations built on a RedisSessionFactory, and those of them that
-# write an existing session with the checked write (on_conflict merge, opt-in;
-# a default install overwrites with a plain SET).
-SESSION_IMPLS = ("ours", "v181", "ours+hiredis", "ours+msgspec", "ours+merge")
-CHECKED_IMPLS = ("ours+merge",)
+# write an existing session with the checked write (on_conflict merge, the
+# default; ours+overwrite opts out and writes a plain SET XX, v181 a plain SET).
+SESSION_IMPLS = ("ours", "v181", "ours+hiredis", "ours+msgspec", "ours+overwrite")
+CHECKED_IMPLS = ("ours", "ours+hiredis", "ours+msgspec")
 
 
 # The Redis commands per measured request, by (scenario, policy), as sent over
 # the network.  This is the round-trip table of ARCHITECTURE.md.  The floor
 # (the default ``impl``) sends the minimum: a write is the load plus a plain
-# SET, and so does ours (on_conflict overwrite, the default).  ours+merge writes
-# an existing session with one EVALSHA instead (the SET only if Redis still
-# holds what the request loaded).
+# SET, and so do ours+overwrite (SET XX) and 1.8.1.  ours, a default install
+# (on_conflict merge), writes an existing session with one EVALSHA instead:
+# the SET only if Redis still begins with the stamp the request loaded (inside
+# Redis a GETRANGE and the SET, which never cross the network).
 def expected_commands(scenario: str, policy: str, impl: str = "floor") -> Dict[str, int]:
     if scenario == "untouched":
         return {}
@@ -227,8 +231,8 @@ def make_app(impl: str, redis_url: str, scenario: str, policy: str, size: int) -
         from pyramid_session_redis import RedisSessionFactory
 
         options = policy_options(policy)
-        if impl == "ours+merge":
-            options["on_conflict"] = "merge"
+        if impl == "ours+overwrite":
+            options["on_conflict"] = "overwrite"
         if impl == "v181" and policy == "readheavy":
             options["python_expires"] = False  # 1.8.1 refuses read-heavy mode with its default of True
         config.set_session_factory(RedisSessionFactory(SECRET, redis_url=redis_url, **options))

@@ -2,10 +2,10 @@
 
 The throughput figures are not checked here (timed tests lie); what is checked
 is that each benchmark app sends the Redis commands the round-trip table
-promises (ours, a default install, and the floor: a plain SET for a write;
-ours+merge, on_conflict = merge: the checked EVALSHA), that the benchmark's own count from ``INFO commandstats`` agrees
-with MONITOR's, that the worker protocol works end to end, and that wrk's
-output is parsed right.
+promises (ours, a default install with on_conflict = merge: the checked
+EVALSHA for a write; ours+overwrite and the floor: a plain SET), that the
+benchmark's own count from ``INFO commandstats`` agrees with MONITOR's, that
+the worker protocol works end to end, and that wrk's output is parsed right.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 from bench import wsgiapps
 from bench.overhttp import parse_wrk
 from bench.run import Row, command_counts, impls_for, main_rows, serializer_rows, size_rows, write_rows
-from pyramid_session_redis.store import CHECKED_WRITE
 
 ROWS = [row for row in main_rows() if row.size == 0]
 WRITE_ROWS = [row for row in ROWS if row.scenario in ("write", "nested")]
@@ -43,14 +42,14 @@ def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redi
     assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours")
     if row.scenario in ("write", "nested"):
         load = "get" if row.policy in ("trigger", "lru") else "getex"
-        assert counts == {load: 1, "set": 1}  # on_conflict defaults to overwrite: a plain SET
+        assert counts == {load: 1, "evalsha": 1}  # on_conflict defaults to merge: the checked write
 
 
 @pytest.mark.parametrize("row", WRITE_ROWS, ids=[row.label for row in WRITE_ROWS])
-def test_ours_merge_writes_with_the_checked_evalsha(row, redis_server, redis_client, commands):
-    counts, _ = _one_request("ours+merge", row, redis_server.url, commands)
+def test_ours_overwrite_writes_with_a_plain_set(row, redis_server, redis_client, commands):
+    counts, _ = _one_request("ours+overwrite", row, redis_server.url, commands)
     load = "get" if row.policy in ("trigger", "lru") else "getex"
-    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+merge") == {load: 1, "evalsha": 1}
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+overwrite") == {load: 1, "set": 1}
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
@@ -60,19 +59,21 @@ def test_floor_sends_exactly_the_commands_of_the_table(row, redis_server, redis_
     assert "evalsha" not in counts  # the floor is the minimum: a write is a plain SET
 
 
-@pytest.mark.parametrize("impl", ["ours", "ours+merge", "floor"])
-def test_commandstats_count_agrees_with_monitor_on_a_write(impl, redis_server, redis_client):
+@pytest.mark.parametrize("impl", ["ours", "ours+overwrite", "floor"])
+@pytest.mark.parametrize("scenario", ["write", "nested"])
+def test_commandstats_count_agrees_with_monitor_on_a_write(impl, scenario, redis_server, redis_client, commands):
     # The benchmark counts with INFO commandstats (MONITOR would slow Redis
-    # down); it must take off the GET and SET the script runs inside Redis.
-    redis_client.script_load(CHECKED_WRITE)
-    browser = wsgiapps.Browser(wsgiapps.make_app(impl, redis_server.url, "write", "default", 0))
+    # down); it must take off the GETRANGE and SET the script runs inside Redis.
+    browser = wsgiapps.Browser(wsgiapps.make_app(impl, redis_server.url, scenario, "default", 0))
     browser.get("/setup")
-    browser.get("/write")
+    browser.get("/" + scenario)
+    commands.reset()
     redis_client.config_resetstat()
     for _ in range(3):
-        browser.get("/write")
+        browser.get("/" + scenario)
     counts = {name: n for name, n in command_counts(redis_client).items() if n}
-    assert counts == {name: 3 * n for name, n in wsgiapps.expected_commands("write", "default", impl).items()}
+    seen = commands.counts()
+    assert counts == seen == {name: 3 * n for name, n in wsgiapps.expected_commands(scenario, "default", impl).items()}
 
 
 def test_read_view_really_reads_the_session(redis_server, redis_client, commands):
@@ -90,23 +91,37 @@ def test_write_view_really_counts(redis_server, redis_client):
     assert json.loads(redis_client.get(session_keys[0]))["m"]["n"] == 4
 
 
-def test_commandstats_count_takes_off_nothing_for_an_evalsha_that_found_no_script(redis_server, redis_client):
-    browser = wsgiapps.Browser(wsgiapps.make_app("ours+merge", redis_server.url, "write", "default", 0))
+def test_commandstats_count_takes_off_nothing_for_an_evalsha_that_found_no_script(redis_server, redis_client, commands):
+    browser = wsgiapps.Browser(wsgiapps.make_app("ours", redis_server.url, "write", "default", 0))
     browser.get("/setup")
     redis_client.script_flush()
+    commands.reset()
     redis_client.config_resetstat()
     browser.get("/write")  # EVALSHA fails with NOSCRIPT, then EVAL runs the script once
     counts = {name: n for name, n in command_counts(redis_client).items() if n}
-    assert counts == {"getex": 1, "evalsha": 1, "eval": 1}
+    assert counts == commands.counts() == {"getex": 1, "evalsha": 1, "eval": 1}
 
 
-def test_every_row_that_writes_measures_ours_against_merge():
+def test_every_row_that_writes_measures_ours_against_overwrite():
     everything = ["ours", "floor", "v181", "floor+codec", "ours+hiredis", "ours+msgspec", "none", "signed",
-                  "ours+merge"]
+                  "ours+overwrite"]
     writes = {row for row in main_rows() + serializer_rows() + size_rows() if row.scenario in ("write", "nested")}
     assert set(write_rows()) == writes and len(write_rows()) == len(writes)
     for row in set(main_rows() + serializer_rows() + size_rows()):
-        assert ("ours+merge" in impls_for(row, everything)) == (row in writes)
+        assert ("ours+overwrite" in impls_for(row, everything)) == (row in writes)
+
+
+@pytest.mark.parametrize("impl", ["ours", "ours+hiredis", "ours+msgspec", "ours+overwrite", "v181", "floor"])
+def test_round_trip_table_write_commands_by_impl(impl):
+    checked = impl in ("ours", "ours+hiredis", "ours+msgspec")
+    assert (impl in wsgiapps.CHECKED_IMPLS) == checked
+    for policy in ("default", "trigger", "lru", "readheavy", "pickle"):
+        load = "get" if policy in ("trigger", "lru") else "getex"
+        want = {load: 1, "evalsha": 1} if checked else {load: 1, "set": 1}
+        assert wsgiapps.expected_commands("write", policy, impl) == want
+        assert wsgiapps.expected_commands("nested", policy, impl) == want
+        assert wsgiapps.expected_commands("read", policy, impl) == {load: 1}
+        assert wsgiapps.expected_commands("new", policy, impl) == {"set": 1}
 
 
 def test_filler_is_about_the_size_asked_for():
