@@ -30,16 +30,22 @@ def _exit_with_parent(parent: int) -> None:
 
 def main(argv: list) -> None:
     options, mode, threads = json.loads(argv[0]), argv[1], int(argv[2])
-    import waitress
-
     from loadtest.app import make_app
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # Requests queue behind busy threads while Redis is down: expected here.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app, _ = make_app(options, mode)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
-                                    connection_limit=200, channel_timeout=60)
+    serve(app, threads, connection_limit=200)
+
+
+def serve(app: object, threads: int, **waitress_options: object) -> None:
+    """Serve ``app`` with waitress on a free loopback port until SIGTERM (or until the
+    parent process is gone), after printing ``PORT <n>``; the tests' servers use it too."""
+    import waitress
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=60,
+                                    **waitress_options)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     print(f"PORT {server.effective_port}", flush=True)

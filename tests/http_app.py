@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -165,28 +164,11 @@ class Timed:
         return body
 
 
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
 def main(argv: list) -> None:
-    import waitress
+    from loadtest.serve import serve
 
     options, threads = json.loads(argv[0]), int(argv[1])
-    app = make_app(options)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
-                                    connection_limit=400, backlog=1024, channel_timeout=60)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    print(f"PORT {server.effective_port}", flush=True)
-    try:
-        server.run()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.close()
+    serve(make_app(options), threads, connection_limit=400, backlog=1024)
 
 
 if __name__ == "__main__":

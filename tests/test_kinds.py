@@ -17,8 +17,7 @@ from pyramid_session_redis import RedisSessionFactory, kinds, options, session_f
 from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.exceptions import InvalidSetting
 
-P = "redis.sessions."
-
+from .settings_helpers import P, factory, from_ini, ini
 
 # -- objects that ini files refer to by dotted name ---------------------------
 
@@ -42,20 +41,6 @@ def my_id_generator():
 MY_SIGNER = SessionIdSigner("signer secret")
 
 
-def ini(**values):
-    """Settings as an ini file gives them: every value a string."""
-    settings = {P + name: value for name, value in values.items()}
-    settings.setdefault(P + "secret", "s3cret")
-    return settings
-
-
-def from_ini(**values):
-    return session_factory_from_settings(ini(**values))
-
-
-def factory(**kw):
-    kw.setdefault("secret", "s3cret")
-    return RedisSessionFactory(**kw)
 
 
 # -- ini: booleans ---------------------------------------------------------------------

@@ -13,33 +13,18 @@ import re
 import pytest
 import redis
 
-from pyramid_session_redis import RedisSessionFactory, location, options, session_factory_from_settings
+from pyramid_session_redis import location, options
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.options import validate
 
 from .app import SECRET
-
-P = "redis.sessions."
+from .settings_helpers import factory, from_ini
 
 
 def client_callable(request, **kw):
     return None
 
 
-def ini(**values):
-    """Settings as an ini file gives them: every value a string."""
-    settings = {P + name: value for name, value in values.items()}
-    settings.setdefault(P + "secret", "s3cret")
-    return settings
-
-
-def from_ini(**values):
-    return session_factory_from_settings(ini(**values))
-
-
-def factory(**kw):
-    kw.setdefault("secret", "s3cret")
-    return RedisSessionFactory(**kw)
 
 
 # -- location_url: the URL the client connects to -------------------------------------------

@@ -18,7 +18,8 @@ from pyramid_session_redis import RedisSessionFactory, options, session_factory_
 from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.exceptions import InvalidSetting
 
-P = "redis.sessions."
+from .settings_helpers import P, factory, from_ini
+
 DOCS_SETTINGS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
 
 
@@ -60,20 +61,6 @@ def client_callable(request, **kw):
 MY_SIGNER = SessionIdSigner("signer secret")
 
 
-def ini(**values):
-    """Settings as an ini file gives them: every value a string."""
-    settings = {P + name: value for name, value in values.items()}
-    settings.setdefault(P + "secret", "s3cret")
-    return settings
-
-
-def from_ini(**values):
-    return session_factory_from_settings(ini(**values))
-
-
-def factory(**kw):
-    kw.setdefault("secret", "s3cret")
-    return RedisSessionFactory(**kw)
 
 
 # -- the exception -------------------------------------------------------------

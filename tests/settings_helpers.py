@@ -1,0 +1,26 @@
+"""Factories built from keywords or from ini-style settings, for the tests of the settings."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
+from pyramid_session_redis.factory import SessionFactory
+
+P = "redis.sessions."
+
+
+def ini(**values: Any) -> Dict[str, Any]:
+    """Settings as an ini file gives them: every value a string."""
+    settings = {P + name: value for name, value in values.items()}
+    settings.setdefault(P + "secret", "s3cret")
+    return settings
+
+
+def from_ini(**values: Any) -> SessionFactory:
+    return session_factory_from_settings(ini(**values))
+
+
+def factory(**kw: Any) -> SessionFactory:
+    kw.setdefault("secret", "s3cret")
+    return RedisSessionFactory(**kw)
