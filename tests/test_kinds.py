@@ -14,34 +14,19 @@ import re
 import pytest
 
 from pyramid_session_redis import RedisSessionFactory, kinds, options, session_factory_from_settings
-from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.exceptions import InvalidSetting
 
-from .settings_helpers import P, factory, from_ini, ini
-
-# -- objects that ini files refer to by dotted name ---------------------------
-
-
-def log_invalid(request, exc):
-    return None
-
-
-def my_serialize(payload):
-    return b"{}"
-
-
-def my_deserialize(raw):
-    return {}
-
-
-def my_id_generator():
-    return "fixed-session-id"
-
-
-MY_SIGNER = SessionIdSigner("signer secret")
-
-
-
+from .settings_helpers import (
+    MY_SIGNER,
+    P,
+    factory,
+    from_ini,
+    ini,
+    log_invalid,
+    my_deserialize,
+    my_id_generator,
+    my_serialize,
+)
 
 # -- ini: booleans ---------------------------------------------------------------------
 
@@ -208,29 +193,29 @@ def test_ini_empty_secret_is_rejected():
 
 
 def test_ini_dotted_name_func_invalid_logger():
-    f = from_ini(func_invalid_logger="tests.test_kinds.log_invalid")
+    f = from_ini(func_invalid_logger="tests.settings_helpers.log_invalid")
     assert f.options["func_invalid_logger"] is log_invalid
     assert f.hooks.invalid is log_invalid
 
 
 def test_ini_dotted_name_with_colon_form():
-    f = from_ini(func_invalid_logger="tests.test_kinds:log_invalid")
+    f = from_ini(func_invalid_logger="tests.settings_helpers:log_invalid")
     assert f.options["func_invalid_logger"] is log_invalid
 
 
 def test_ini_dotted_names_serialize_and_deserialize_together():
-    f = from_ini(serialize="tests.test_kinds.my_serialize", deserialize="tests.test_kinds.my_deserialize")
+    f = from_ini(serialize="tests.settings_helpers.my_serialize", deserialize="tests.settings_helpers.my_deserialize")
     assert f.settings.serialize is my_serialize
     assert f.settings.deserialize is my_deserialize
 
 
 def test_ini_dotted_name_id_generator():
-    f = from_ini(id_generator="tests.test_kinds.my_id_generator")
+    f = from_ini(id_generator="tests.settings_helpers.my_id_generator")
     assert f.settings.new_id is my_id_generator
 
 
 def test_ini_dotted_name_cookie_signer():
-    settings = {P + "cookie_signer": "tests.test_kinds.MY_SIGNER"}
+    settings = {P + "cookie_signer": "tests.settings_helpers.MY_SIGNER"}
     f = session_factory_from_settings(settings)
     assert f.options["cookie_signer"] is MY_SIGNER
     assert f.settings.cookies.signer is MY_SIGNER
@@ -248,16 +233,16 @@ def test_ini_unimportable_dotted_name_names_the_key():
 
 def test_ini_dotted_name_of_missing_attribute_names_the_key():
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator = 'tests\.test_kinds\.nope'.*cannot import it"):
-        from_ini(id_generator="tests.test_kinds.nope")
+        from_ini(id_generator="tests.settings_helpers.nope")
 
 
 def test_ini_dotted_name_of_non_callable_is_rejected():
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.func_invalid_logger = .*func_invalid_logger accepts a callable"):
-        from_ini(func_invalid_logger="tests.test_kinds.P")
+        from_ini(func_invalid_logger="tests.settings_helpers.P")
 
 
 def test_ini_dotted_name_of_object_without_loads_is_not_a_signer():
-    settings = {P + "cookie_signer": "tests.test_kinds.log_invalid"}
+    settings = {P + "cookie_signer": "tests.settings_helpers.log_invalid"}
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_signer = .*an object with loads\(\) and dumps\(\)"):
         session_factory_from_settings(settings)
 
@@ -326,7 +311,7 @@ def test_ini_python_only_options_are_rejected(name):
         ("cookie_samesite", "sometimes", '"Strict", "Lax", "None", or None to omit'),
         ("cookie_expires", 3600, "a datetime.datetime, a datetime.timedelta, or None"),
         ("cookie_signer", object(), "an object with loads() and dumps()"),
-        ("func_invalid_logger", "tests.test_kinds.log_invalid", "a callable"),
+        ("func_invalid_logger", "tests.settings_helpers.log_invalid", "a callable"),
     ],
 )
 def test_wrong_python_value_names_key_value_and_accepted(name, value, accepts):
@@ -453,7 +438,7 @@ def test_check_returns_the_normalised_value(kind, value, expected):
     (kinds.STR, "  kept as is ", "  kept as is "), (kinds.OPT_STR, "", None),
     (kinds.SECRETS, "  new\n  old  ", ("new", "old")), (kinds.SECRETS, "None", None), (kinds.SECRETS, "", None),
     (kinds.SERIALIZER, " None ", None), (kinds.SERIALIZER, " MsgPack ", "msgpack"),
-    (kinds.CALLABLE, " tests.test_kinds.log_invalid ", log_invalid),
+    (kinds.CALLABLE, " tests.settings_helpers.log_invalid ", log_invalid),
 ])
 def test_from_ini_reads_the_text(kind, text, expected):
     assert kind.from_ini(text) == expected
@@ -461,7 +446,7 @@ def test_from_ini_reads_the_text(kind, text, expected):
 
 @pytest.mark.parametrize("kind, text", [
     (kinds.BOOL, "None"), (kinds.COUNT, "None"), (kinds.COUNT, "-1"), (kinds.OPT_FLOAT, "0"),
-    (kinds.ON_CONFLICT, "none"), (kinds.CALLABLE, "tests.test_kinds.no_such_name"),
+    (kinds.ON_CONFLICT, "none"), (kinds.CALLABLE, "tests.settings_helpers.no_such_name"),
 ])
 def test_from_ini_raises_value_error_for_text_the_kind_does_not_accept(kind, text):
     with pytest.raises(ValueError):

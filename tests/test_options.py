@@ -15,50 +15,26 @@ import redis
 from pyramid.exceptions import ConfigurationError
 
 from pyramid_session_redis import RedisSessionFactory, options, session_factory_from_settings
-from pyramid_session_redis.cookies import SessionIdSigner
 from pyramid_session_redis.exceptions import InvalidSetting
 
-from .settings_helpers import P, factory, from_ini
+from .settings_helpers import (
+    MY_SIGNER,
+    P,
+    client_callable,
+    factory,
+    from_ini,
+    id_generator_raising,
+    id_generator_returning_int,
+    id_generator_returning_space,
+    log_invalid,
+    my_deserialize,
+    my_id_generator,
+    my_serialize,
+)
 
 DOCS_SETTINGS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
 
 
-# -- objects that ini files refer to by dotted name ---------------------------
-
-
-def log_invalid(request, exc):
-    return None
-
-
-def my_serialize(payload):
-    return b"{}"
-
-
-def my_deserialize(raw):
-    return {}
-
-
-def my_id_generator():
-    return "fixed-session-id"
-
-
-def id_generator_returning_int():
-    return 42
-
-
-def id_generator_returning_space():
-    return "has a space"
-
-
-def id_generator_raising():
-    raise RuntimeError("no entropy today")
-
-
-def client_callable(request, **kw):
-    return None
-
-
-MY_SIGNER = SessionIdSigner("signer secret")
 
 
 
@@ -215,7 +191,7 @@ def test_both_secret_and_signer_is_rejected():
 
 
 def test_both_secret_and_signer_in_ini_names_keys():
-    settings = {P + "secret": "s", P + "cookie_signer": "tests.test_options.MY_SIGNER"}
+    settings = {P + "secret": "s", P + "cookie_signer": "tests.settings_helpers.MY_SIGNER"}
     with pytest.raises(InvalidSetting, match=r"give exactly one of redis\.sessions\.secret and redis\.sessions\.cookie_signer"):
         session_factory_from_settings(settings)
 
@@ -275,7 +251,7 @@ def test_serialize_without_deserialize_is_rejected():
 def test_deserialize_without_serialize_in_ini_names_keys():
     expected = re.escape("give redis.sessions.serialize and redis.sessions.deserialize together")
     with pytest.raises(InvalidSetting, match=expected):
-        from_ini(deserialize="tests.test_options.my_deserialize")
+        from_ini(deserialize="tests.settings_helpers.my_deserialize")
 
 
 def test_samesite_none_without_secure_is_rejected():
@@ -340,7 +316,7 @@ def test_default_id_generator_makes_distinct_urlsafe_ids():
 
 def test_id_generator_error_from_ini_names_the_ini_key():
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator"):
-        from_ini(id_generator="tests.test_options.id_generator_returning_space")
+        from_ini(id_generator="tests.settings_helpers.id_generator_returning_space")
 
 
 # -- the settings reference --------------------------------------------------------------
@@ -543,26 +519,26 @@ def test_a_ready_pool_cannot_be_combined_with_sentinel_or_cluster(topology):
 # -- every message names settings as the user wrote them -----------------------------------
 
 _POOL = redis.ConnectionPool()
-_CALLABLE = "tests.test_options.client_callable"
+_CALLABLE = "tests.settings_helpers.client_callable"
 
 # One ini configuration per combination check; Python-only values (the pool) are
 # given as objects, as settings built in code may be.
 _REFUSED_FROM_INI = {
     "no signer": {"secret": "None"},
-    "two signers": {"cookie_signer": "tests.test_options.MY_SIGNER"},
-    "fallbacks without secret": {"secret": "None", "cookie_signer": "tests.test_options.MY_SIGNER",
+    "two signers": {"cookie_signer": "tests.settings_helpers.MY_SIGNER"},
+    "fallbacks without secret": {"secret": "None", "cookie_signer": "tests.settings_helpers.MY_SIGNER",
                                  "secret_fallbacks": "old"},
     "readheavy without timeout": {"set_redis_ttl_readheavy": "true", "timeout": "0"},
     "readheavy without ttl": {"set_redis_ttl_readheavy": "true", "set_redis_ttl": "false"},
     "readheavy with trigger": {"set_redis_ttl_readheavy": "true", "timeout_trigger": "60"},
     "readheavy with python_expires": {"set_redis_ttl_readheavy": "true", "python_expires": "true"},
-    "serialize alone": {"serialize": "tests.test_options.my_serialize"},
-    "serializer and serialize": {"serializer": "json", "serialize": "tests.test_options.my_serialize",
-                                 "deserialize": "tests.test_options.my_deserialize"},
+    "serialize alone": {"serialize": "tests.settings_helpers.my_serialize"},
+    "serializer and serialize": {"serializer": "json", "serialize": "tests.settings_helpers.my_serialize",
+                                 "deserialize": "tests.settings_helpers.my_deserialize"},
     "pickle_migration with pickle": {"pickle_migration": "true", "serializer": "pickle"},
     "samesite None without secure": {"cookie_samesite": "None"},
-    "id_generator raising": {"id_generator": "tests.test_options.id_generator_raising"},
-    "id_generator returning a space": {"id_generator": "tests.test_options.id_generator_returning_space"},
+    "id_generator raising": {"id_generator": "tests.settings_helpers.id_generator_raising"},
+    "id_generator returning a space": {"id_generator": "tests.settings_helpers.id_generator_returning_space"},
     "callable and pool": {"redis_client_callable": _CALLABLE, "redis_connection_pool": _POOL},
     "sentinels without master": {"redis_sentinels": "h:1"},
     "sentinel password without sentinels": {"redis_sentinel_password": "pw"},
