@@ -232,7 +232,7 @@ def test_ini_unimportable_dotted_name_names_the_key():
 
 
 def test_ini_dotted_name_of_missing_attribute_names_the_key():
-    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator = 'tests\.test_kinds\.nope'.*cannot import it"):
+    with pytest.raises(InvalidSetting, match=r"redis\.sessions\.id_generator = 'tests\.settings_helpers\.nope'.*cannot import it"):
         from_ini(id_generator="tests.settings_helpers.nope")
 
 
