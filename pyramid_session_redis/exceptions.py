@@ -24,6 +24,10 @@ __all__ = [
     "SessionConflict",
     "SessionBackendError",
     "InvalidSetting",
+    # Deprecated: 1.8 names, kept so that code importing them keeps working.
+    "InvalidSession_Lazycreate",
+    "InvalidSessionId_Serialization",
+    "InvalidSessionId_Deserialization",
 ]
 
 
@@ -118,4 +122,34 @@ class InvalidSetting(ConfigurationError, ValueError):  # type: ignore[misc]  # p
 
     A ``pyramid.exceptions.ConfigurationError`` (what Pyramid apps expect at
     start-up) that is also a ``ValueError`` (what the 1.x factory raised).
+    """
+
+
+# -- 1.8 names kept for compatibility (deprecated) ------------------------------
+
+
+class InvalidSession_Lazycreate(InvalidSession):
+    """Deprecated, kept for 1.8 code that imports it; never raised.
+
+    1.8 raised it internally when a session without an id was about to be
+    written.  Sessions here draw their id when they are first stored.
+    """
+
+
+class InvalidSessionId_Serialization(ValueError):
+    """Deprecated, kept for 1.8 code that imports it; never raised by this package.
+
+    In 1.8 its cookie signer raised it for a session id it could not encode.
+    A ``cookie_signer`` may still raise it: it is a ``ValueError``, what a
+    signer raises for bad input.
+    """
+
+
+class InvalidSessionId_Deserialization(ValueError):
+    """Deprecated, kept for 1.8 code that imports it; never raised by this package.
+
+    In 1.8 its cookie signer raised it for a cookie whose session id it could
+    not decode.  A ``cookie_signer`` may still raise it from ``loads``: it is
+    a ``ValueError``, and the cookie is then reported as
+    ``InvalidSession_BadCookie`` like any other that does not verify.
     """

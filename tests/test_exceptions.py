@@ -31,6 +31,10 @@ NAMES_1_8 = [
     "InvalidSession_PayloadTimeout",
     "InvalidSession_PayloadLegacy",
     "RawDeserializationError",
+    # Deprecated, kept only so that 1.8 code importing them still imports.
+    "InvalidSession_Lazycreate",
+    "InvalidSessionId_Serialization",
+    "InvalidSessionId_Deserialization",
 ]
 
 
@@ -87,3 +91,45 @@ def test_session_conflict_carries_the_keys_and_whether_the_session_was_gone():
 def test_raw_deserialization_error_holds_the_deserializers_error():
     cause = ValueError("bad json")
     assert RawDeserializationError(cause).args[0] is cause
+
+
+def test_every_name_1_8_1_exports_from_exceptions_is_listed():
+    # 1.8.1's exceptions.py defined exactly these classes (and had no __all__).
+    assert set(NAMES_1_8) == {
+        "InvalidSession", "InvalidSession_NoSessionCookie", "InvalidSession_Lazycreate",
+        "InvalidSession_NotInBackend", "InvalidSession_DeserializationError",
+        "InvalidSession_PayloadTimeout", "InvalidSession_PayloadLegacy", "RawDeserializationError",
+        "InvalidSessionId_Deserialization", "InvalidSessionId_Serialization",
+    }
+
+
+def test_the_deprecated_1_8_classes_sit_where_1_8_put_them_and_say_they_are_deprecated():
+    # An InvalidSession, as in 1.8 (never raised here: ids are drawn when stored).
+    assert issubclass(exceptions.InvalidSession_Lazycreate, InvalidSession)
+    # The cookie signer's id errors: ValueErrors, what a cookie_signer raises for bad input.
+    for cls in (exceptions.InvalidSessionId_Serialization, exceptions.InvalidSessionId_Deserialization):
+        assert issubclass(cls, ValueError) and not issubclass(cls, InvalidSession)
+    for cls in (exceptions.InvalidSession_Lazycreate, exceptions.InvalidSessionId_Serialization,
+                exceptions.InvalidSessionId_Deserialization):
+        assert "Deprecated" in (cls.__doc__ or "")
+
+
+def test_a_signer_raising_the_1_8_id_error_makes_a_bad_cookie():
+    from pyramid.request import Request
+
+    from pyramid_session_redis import RedisSessionFactory
+
+    class Signer18:
+        def dumps(self, session_id: str) -> bytes:
+            return session_id.encode()
+
+        def loads(self, signed: bytes) -> str:
+            raise exceptions.InvalidSessionId_Deserialization(signed)
+
+    reports = []
+    factory = RedisSessionFactory(cookie_signer=Signer18(), redis_url="memory://exc18",
+                                  func_invalid_logger=lambda request, exc: reports.append(exc))
+    request = Request.blank("/", headers={"Cookie": "session=whatever"})
+    session = factory(request)
+    assert session.new
+    assert [type(r) for r in reports] == [InvalidSession_BadCookie]
