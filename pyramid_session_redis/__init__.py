@@ -13,6 +13,7 @@ from .cookies import check_response_allow_cookies
 from .factory import SessionFactory, make_factory
 from .options import OPTIONS, POSITIONAL_1X, parse_settings, positional, settings_key
 from .session import RedisSession
+from .util import configs_bool, configs_dotable, get_default_connection
 
 __version__ = "2.0.0.dev0"
 
@@ -22,6 +23,10 @@ __all__ = [
     "includeme",
     "check_response_allow_cookies",
     "RedisSession",
+    # Deprecated 1.8 names (see pyramid_session_redis.util):
+    "configs_bool",
+    "configs_dotable",
+    "get_default_connection",
 ]
 
 
@@ -83,5 +88,17 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> SessionFactory
 
 
 def includeme(config: Any) -> None:
-    """``config.include('pyramid_session_redis')``: configure sessions from the settings."""
-    config.set_session_factory(session_factory_from_settings(config.registry.settings))
+    """``config.include('pyramid_session_redis')``: configure sessions from the settings.
+
+    As in 1.8, the settings that name callables or objects by dotted name
+    (``serialize``, ``func_invalid_logger``, ``cookie_signer``...: the
+    options listed in ``configs_dotable``) are replaced in
+    ``registry.settings`` by what they name; every other value is left as
+    it was written.
+    """
+    settings = config.registry.settings
+    options = parse_settings(settings)
+    for name in configs_dotable:
+        if settings_key(name) in settings:
+            settings[settings_key(name)] = options[name]
+    config.set_session_factory(make_factory(options, settings_key))

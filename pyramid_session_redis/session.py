@@ -16,6 +16,7 @@ from zope.interface import implementer
 from . import lifecycle, persist
 from .exceptions import SessionBackendError
 from .lifecycle import SessionState, changes, reads
+from .session_compat import Session18
 
 # Values of these types cannot change in place; handing them out is safe.
 IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
@@ -23,7 +24,7 @@ _MISSING = object()
 
 
 @implementer(ISession)
-class RedisSession(SessionState):
+class RedisSession(Session18, SessionState):
     """A Pyramid session kept in Redis.  Made by the factory; use ``request.session``."""
 
     __slots__ = ()
