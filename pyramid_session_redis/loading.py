@@ -62,7 +62,7 @@ def load(request: Any, settings: SessionSettings, store: Store, now: int) -> Uni
             log.warning("pyramid_session_redis: a stored session payload cannot be decoded (%r); "
                         "starting a new session", exc)
         return InvalidSession_DeserializationError(f"payload cannot be decoded: {exc!r}")
-    migrate = settings.pickle_migration and payload_format.is_pickle(raw)
+    migrate = settings.rewrite_pickles and payload_format.is_pickle(raw)
     if migrate:
         unfit = _json_cannot_hold(loaded)
         if unfit is not None:

@@ -21,9 +21,11 @@ comparing a few leading bytes (``head_of``), not the whole payload.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import json
 import os
+import pickle
 import secrets
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
@@ -68,11 +70,33 @@ def json_serialize(payload: Dict[str, Any]) -> bytes:
         ) from exc
 
 
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Reads a pickle that holds plain data only (dict, list, tuple, str, bytes,
+    int, float, bool, None): every other object needs a global, and none is ever
+    resolved, so nothing planted in Redis can make this process run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"it names {module}.{name}, and plain data names nothing")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("it refers to a persistent object")
+
+
+def plain_unpickle(raw: bytes) -> Any:
+    """A 1.x session pickled with plain data only; ``InvalidSession_PayloadLegacy`` for anything else."""
+    try:
+        return _PlainDataUnpickler(io.BytesIO(raw)).load()
+    except Exception as exc:  # (UnpicklingError, or whatever a damaged stream raises)
+        raise InvalidSession_PayloadLegacy(f"payload is pickle data that is not plain data ({exc})") from None
+
+
 def json_deserialize(raw: bytes) -> Any:
     if raw[:1] == b"\x80":
         # A pickle stream (protocol 2+), as written by 1.x with its default
-        # serializer.  It is never unpickled here: report it as a legacy payload.
-        raise InvalidSession_PayloadLegacy("payload is pickle data; the JSON serializer does not read pickle")
+        # serializer: read only if it holds plain data, and stored again as JSON
+        # by the request that reads it (loading.load), so that an upgrade keeps
+        # users logged in without ever unpickling an object.
+        return plain_unpickle(raw)
     if _fast_decode is not None:
         try:
             return _fast_decode(raw)

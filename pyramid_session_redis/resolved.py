@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-from .payload import json_serialize, migrating_deserialize, named_serializer
+from .payload import json_deserialize, json_serialize, migrating_deserialize, named_serializer
 from .policy import Rules, resolve_rules
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class SessionSettings:
     serialize: Serialize
     deserialize: Deserialize
     new_id: Callable[[], str]
-    pickle_migration: bool  # store pickled payloads again as JSON
+    rewrite_pickles: bool  # a pickled (1.x) payload read is stored again as JSON
     max_payload_bytes: Optional[int]
     checked_writes: bool  # on_conflict is merge or raise: write only over what was loaded
     merge_conflicts: bool  # on_conflict = merge
@@ -83,7 +83,7 @@ class SessionSettings:
             serialize=serialize,
             deserialize=deserialize,
             new_id=options["id_generator"] or default_id_generator,
-            pickle_migration=options["pickle_migration"],
+            rewrite_pickles=deserialize is json_deserialize or options["pickle_migration"],
             max_payload_bytes=options["max_payload_bytes"],
             checked_writes=options["on_conflict"] != "overwrite",
             merge_conflicts=options["on_conflict"] == "merge",

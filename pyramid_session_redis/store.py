@@ -13,7 +13,7 @@ import functools
 import hashlib
 from typing import Any, Callable, Optional, Protocol, Tuple, TypeVar, Union, cast
 
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from .exceptions import SessionBackendError
 
@@ -138,10 +138,24 @@ class RedisStore(LazyClient):
         """GET, or GETEX ... EX ttl so that the read also refreshes the TTL."""
         raw: Optional[bytes]
         if ttl:
-            raw = self.client.getex(self.prefix + session_id, ex=ttl)
+            try:
+                raw = self.client.getex(self.prefix + session_id, ex=ttl)
+            except ResponseError as exc:
+                if "unknown command" not in str(exc).lower():
+                    raise
+                raise SessionBackendError(
+                    f"Redis {self._server_version()} has no GETEX, which sessions read with: "
+                    "pyramid_session_redis needs Redis 6.2 or newer"
+                ) from exc
         else:
             raw = self.client.get(self.prefix + session_id)
         return raw
+
+    def _server_version(self) -> str:
+        try:
+            return str(self.client.info("server").get("redis_version", "(version unknown)"))
+        except RedisError:
+            return "(version unknown)"
 
     @as_backend_error
     def create(self, session_id: str, data: bytes, ttl: Optional[int]) -> bool:

@@ -78,6 +78,23 @@ def test_json_deserialize_refuses_pickle_without_unpickling(protocol):
     assert UNPICKLED == []
 
 
+@pytest.mark.parametrize("protocol", [3, 4, 5])
+def test_json_deserialize_reads_a_1x_pickle_of_plain_data(protocol):
+    data = {"m": {"s": "é", "l": [1, 2.5, None, True], "t": (1, 2), "d": {"k": b"raw"}}, "c": 1, "v": 1}
+    assert payload.json_deserialize(pickle.dumps(data, protocol=protocol)) == data
+
+
+def test_plain_unpickle_resolves_no_global_not_even_a_harmless_one():
+    # (Sets need no global from protocol 4 on, and cannot run code; JSON then refuses them.)
+    for value in (complex(1, 2), datetime.date(2026, 1, 1), ValueError("x")):
+        with pytest.raises(InvalidSession_PayloadLegacy, match="not plain data"):
+            payload.plain_unpickle(pickle.dumps({"m": {"v": value}, "c": 1, "v": 1}))
+    with pytest.raises(InvalidSession_PayloadLegacy, match="not plain data"):
+        payload.plain_unpickle(pickle.dumps(b"bytes", protocol=2))  # protocol 2 names _codecs.encode
+    with pytest.raises(InvalidSession_PayloadLegacy, match="not plain data"):
+        payload.plain_unpickle(b"\x80\x04truncated")
+
+
 def test_json_deserialize_of_garbage_raises_value_error():
     with pytest.raises(ValueError):
         payload.json_deserialize(b"{not json")

@@ -43,7 +43,8 @@ def test_default_settings_are_the_documented_defaults():
     assert resolved.cookies is jar
     assert (resolved.serialize, resolved.deserialize) == (json_serialize, json_deserialize)
     assert resolved.new_id is default_id_generator
-    assert resolved.pickle_migration is False
+    assert resolved.rewrite_pickles is True  # the default JSON stores a 1.x pickle read again as JSON
+    assert SessionSettings.from_options(options(serializer="pickle"), jar).rewrite_pickles is False
     assert resolved.max_payload_bytes == 1024 * 1024
     assert (resolved.checked_writes, resolved.merge_conflicts, resolved.degrade) == (True, True, False)
     assert resolved.conflict_seconds == 5.0  # redis_socket_timeout's default

@@ -104,10 +104,42 @@ def test_ini_serializer_names():
 # -- moving off pickle -----------------------------------------------------------------
 
 
-def test_without_migration_a_pickled_session_is_never_unpickled(redis_server, redis_client):
+def test_an_upgrade_keeps_users_logged_in_a_plain_1x_pickle_is_read_and_stored_as_json(redis_server, redis_client):
+    seen = Seen()
+    app = make_app(redis_server.url, func_invalid_logger=seen)  # the defaults: JSON, no pickle_migration
+    plant_1x_pickle_session(app, redis_client, {"user": "alice", "cart": (1, 2), "n": 2.5, "ok": None})
+    assert app.get("/read?key=user").text == "'alice'"
+    assert seen == []
+    _, raw = only_value(redis_client)
+    stored = json.loads(raw)  # stored again as JSON, by the request that read it
+    assert stored["m"] == {"user": "alice", "cart": [1, 2], "n": 2.5, "ok": None} and stored["c"] == 1_700_000_000
+    assert app.get("/read?key=cart").text == "[1, 2]"
+
+
+class Planted:
+    """What an attacker with write access to Redis might plant: unpickling it runs code."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_1x_pickle_that_names_anything_is_never_unpickled(redis_server, redis_client, tmp_path):
     seen = Seen()
     app = make_app(redis_server.url, func_invalid_logger=seen)
-    plant_1x_pickle_session(app, redis_client, {"user": "alice"})
+    target = tmp_path / "ran"
+    plant_1x_pickle_session(app, redis_client, {"user": "alice", "x": Planted(str(target))})
+    assert app.get("/read?key=user").text == "None"
+    assert not target.exists()  # no code ran
+    assert seen == [InvalidSession_PayloadLegacy]
+
+
+def test_a_1x_pickle_holding_bytes_starts_a_new_session_since_json_cannot_store_it(redis_server, redis_client):
+    seen = Seen()
+    app = make_app(redis_server.url, func_invalid_logger=seen)
+    plant_1x_pickle_session(app, redis_client, {"user": "alice", "token": b"\x00\x01"})
     assert app.get("/read?key=user").text == "None"
     assert seen == [InvalidSession_PayloadLegacy]
 

@@ -4,6 +4,7 @@ each operation counted with MONITOR, and the Store protocol every store keeps.""
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 import redis
@@ -231,3 +232,18 @@ def test_a_store_has_the_protocols_operations_with_the_same_parameter_names_and_
 ], ids=["redis", "memory", "traced"])
 def test_every_store_keeps_its_prefix(redis_client, make):
     assert make(redis_client).prefix == "p:"
+
+
+def test_a_redis_without_getex_is_named_with_its_version_and_what_is_needed():
+    from pyramid_session_redis.exceptions import SessionBackendError
+    from pyramid_session_redis.testing.servers import RedisServer
+
+    # A server that answers GETEX as Redis before 6.2 does: "unknown command".
+    with RedisServer(extra_args=["--rename-command", "GETEX", ""]) as old:
+        client = redis.Redis.from_url(old.url)
+        version = client.info("server")["redis_version"]
+        store = RedisStore(client, prefix="s:")
+        client.set("s:abc", b"payload")
+        with pytest.raises(SessionBackendError, match=rf"Redis {re.escape(version)} has no GETEX.*6\.2 or newer"):
+            store.load("abc", ttl=60)
+        assert store.load("abc") == b"payload"  # GET still works
