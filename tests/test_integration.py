@@ -12,6 +12,7 @@ from typing import Any, List
 
 import pytest
 from pyramid.interfaces import ISession
+from pyramid.response import Response
 from pyramid.testing import DummyRequest
 from webtest import TestApp
 from zope.interface.verify import verifyObject
@@ -28,6 +29,7 @@ from pyramid_session_redis.exceptions import (
 )
 
 from .app import SECRET, make_app, make_wsgi
+from .helpers import signed, stored_session
 
 
 class Recorder:
@@ -503,6 +505,71 @@ def test_session_provides_isession_and_the_dict_api(redis_server, redis_client):
     assert session.session_id is None and session.session_id_safecheck is None
     assert isinstance(session.created, int) and session.timeout == 1200 and session.expires is None
     assert "RedisSession" in repr(session)
+
+
+# -- pyramid.testing.DummyRequest, as test suites written for 1.x use it ---------------
+
+
+def _dummy_request(factory: Any, session_id: Any = None) -> DummyRequest:
+    request = DummyRequest()
+    request.exception = None
+    if session_id is not None:
+        request.cookies["session"] = signed(factory, session_id)
+    return request
+
+
+def test_dummy_request_cookie_loads_the_stored_session(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    session_id = stored_session(factory, {"a": 1})
+    session = factory(_dummy_request(factory, session_id))
+    assert session.get("a") == 1 and not session.new and session.session_id == session_id
+
+
+def test_dummy_request_session_is_written_when_its_callbacks_run(redis_server, redis_client):
+    # DummyRequest runs no callbacks by itself: a test runs them, as Pyramid's router would.
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    request = _dummy_request(factory)
+    request.session = factory(request)
+    request.session["a"] = 1
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert stored(redis_client)["m"] == {"a": 1}
+    cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+
+    request = DummyRequest(cookies={"session": cookie})
+    request.session = factory(request)
+    assert request.session["a"] == 1
+    request.session["a"] = 2
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert "Set-Cookie" not in response.headers
+    assert stored(redis_client)["m"] == {"a": 2}
+
+
+def test_dummy_request_invalidate_deletes_the_session_and_its_cookie(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    request = _dummy_request(factory, stored_session(factory, {"a": 1}))
+    factory(request).invalidate()
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert "Max-Age=0" in response.headers["Set-Cookie"]
+    assert redis_client.dbsize() == 0
+
+
+def test_dummy_request_do_persist(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    session = factory(_dummy_request(factory))
+    session["a"] = 1
+    session.do_persist()
+    assert stored(redis_client)["m"] == {"a": 1}
+    session_id = session.session_id
+    session = factory(_dummy_request(factory, session_id))
+    session["a"] = 2
+    session.do_persist()
+    assert session.session_id == session_id and stored(redis_client)["m"] == {"a": 2}
 
 
 def test_pickle_serializer_reads_1x_style_payloads(redis_server, redis_client):
