@@ -78,7 +78,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("cookie_samesite", SAMESITE, "Lax", "SameSite attribute of the cookie: Strict, Lax or None (None needs `cookie_secure`). Python None or an empty ini value omits it.", "Cookie"),
     Option("cookie_expires", EXPIRES, None, "Expires attribute of the cookie (Python only). Prefer `cookie_max_age`.", "Cookie"),
     Option("cookie_comment", OPT_STR, None, "Comment attribute of the cookie.", "Cookie"),
-    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response.", "Cookie"),
+    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response. When false, such a response sets no cookie, but still deletes that of a session that ended.", "Cookie"),
     # -- redis ----------------------------------------------------------------
     Option("redis_url", OPT_STR, None, "Redis URL: redis://, rediss:// (TLS), unix://, or memory:// for an in-process store (development and tests only). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
     Option("redis_host", OPT_STR, None, "Redis host (default localhost).", "Redis connection"),

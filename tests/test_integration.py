@@ -28,7 +28,7 @@ from pyramid_session_redis.exceptions import (
     RawDeserializationError,
 )
 
-from .app import SECRET, make_app, make_wsgi
+from .app import SECRET, Boom, make_app, make_wsgi
 from .helpers import signed, stored_session
 
 
@@ -419,6 +419,62 @@ def test_cookie_on_exception_false_stores_no_new_session(redis_server, redis_cli
     app = make_app(redis_server.url, cookie_on_exception=False)
     response = app.get("/boom", status=500)
     assert "Set-Cookie" not in response.headers
+    assert redis_client.dbsize() == 0
+
+
+def _raising(action: Any) -> Any:
+    """A view that does ``action(session)``, then raises Boom (rendered by the exception view)."""
+
+    def view(request: Any) -> Any:
+        action(request.session)
+        raise Boom()
+
+    return view
+
+
+def _set_cookies(response: Any) -> List[str]:
+    return response.headers.getall("Set-Cookie")
+
+
+@pytest.mark.parametrize("end", [
+    lambda s: s.invalidate(),
+    lambda s: (s.invalidate(), s.update(after="logout")),  # the fresh session is not stored: no cookie for it
+    lambda s: s.clear(),  # emptied (invalidate_empty_session)
+], ids=["invalidate", "invalidate_then_write", "clear"])
+def test_cookie_on_exception_false_still_deletes_the_cookie_of_an_ended_session(redis_server, redis_client, end):
+    # As 1.8: the browser must not keep a cookie for a session that no longer exists.
+    app = make_app(redis_server.url, cookie_on_exception=False, views={"end": _raising(end)})
+    app.get("/incr")
+    response = app.get("/end", status=500)
+    (header,) = _set_cookies(response)
+    assert header.startswith("session=;") and "Max-Age=0" in header
+    assert redis_client.dbsize() == 0
+
+
+def test_cookie_on_exception_false_regenerate_keeps_the_session_under_its_old_id(redis_server, redis_client):
+    # No cookie can carry the new id, so the session stays where the browser's cookie points.
+    app = make_app(redis_server.url, cookie_on_exception=False,
+                   views={"regen": _raising(lambda s: (s.regenerate_id(), s.update(k="v")))})
+    app.get("/incr")
+    key = only_key(redis_client)
+    assert _set_cookies(app.get("/regen", status=500)) == []
+    assert only_key(redis_client) == key and stored(redis_client)["m"] == {"n": 1, "k": "v"}
+    assert app.get("/incr").text == "2"
+
+
+def test_refused_response_gets_no_deletion_either(redis_server, redis_client):
+    # func_check_response_allow_cookies refusing a response holds back every
+    # Set-Cookie, a deletion too, as in 1.8.
+    def cacheable_invalidate(request: Any) -> Any:
+        request.session.invalidate()
+        response = Response("cacheable")
+        response.cache_control.max_age = 60
+        return response
+
+    app = make_app(redis_server.url, func_check_response_allow_cookies=check_response_allow_cookies,
+                   views={"ci": cacheable_invalidate})
+    app.get("/incr")
+    assert _set_cookies(app.get("/ci")) == []
     assert redis_client.dbsize() == 0
 
 
