@@ -88,6 +88,7 @@ class SessionState:
         "_stamp",
         "_next_stamp",
         "_cookie_deleted",
+        "_may_set_cookie",
         "_dirty",
         "_exposed",
         "_keep",
@@ -122,6 +123,7 @@ class SessionState:
         self._stamp: Optional[str] = None  # the stamp of _raw (None: it has none)
         self._next_stamp: Optional[str] = None  # the stamp of the payload being written
         self._cookie_deleted = False  # this response deletes the cookie of an emptied session
+        self._may_set_cookie = True  # False: an exception response under cookie_on_exception = false
         self._dirty = False
         self._exposed = False
         self._keep = False
@@ -225,6 +227,7 @@ class SessionState:
                 self._expires_pinned,  # expires_pinned
                 self._ttl_mismatch,  # ttl_mismatch
                 self._cookie_sent,  # cookie_sent
+                self._regenerated_from is not None,  # regenerated
             )
         )
 
@@ -233,10 +236,9 @@ class SessionState:
             add_vary_cookie(response)
             return
         settings = self._settings
-        allowed = settings.cookie_on_exception or getattr(request, "exception", None) is None
-        if allowed and settings.allow_cookies is not None:
-            allowed = bool(settings.allow_cookies(response))
-        action = cookie_action(self._view(), settings.rules, allowed)
+        allowed = settings.allow_cookies is None or bool(settings.allow_cookies(response))
+        may_set = self._may_set_cookie = settings.cookie_on_exception or getattr(request, "exception", None) is None
+        action = cookie_action(self._view(), settings.rules, allowed, may_set)
         if action is Cookie.SET:
             if self._session_id is None:
                 self._session_id = settings.new_id()
@@ -245,7 +247,9 @@ class SessionState:
             self._response = response
         elif action is Cookie.DELETE:
             settings.cookies.delete(response)
-            if self._stored:  # emptied: the write may find the deletion was wrong (persist._written)
+            if self._stored and (may_set or not self._new):
+                # Emptied: the write may find the deletion was wrong (persist._written).
+                # (Not an invalidated session's successor whose cookie may not be set.)
                 self._cookie_deleted = True
                 self._response = response
         else:

@@ -78,12 +78,12 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("cookie_samesite", SAMESITE, "Lax", "SameSite attribute of the cookie: Strict, Lax or None (None needs `cookie_secure`). Python None or an empty ini value omits it.", "Cookie"),
     Option("cookie_expires", EXPIRES, None, "Expires attribute of the cookie (Python only). Prefer `cookie_max_age`.", "Cookie"),
     Option("cookie_comment", OPT_STR, None, "Comment attribute of the cookie.", "Cookie"),
-    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response.", "Cookie"),
+    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response. When false, such a response sets no cookie, but still deletes that of a session that ended.", "Cookie"),
     # -- redis ----------------------------------------------------------------
     Option("redis_url", OPT_STR, None, "Redis URL: redis://, rediss:// (TLS), unix://, or memory:// for an in-process store (development and tests only). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
     Option("redis_host", OPT_STR, None, "Redis host (default localhost).", "Redis connection"),
     Option("redis_port", OPT_COUNT, None, "Redis port (default 6379).", "Redis connection"),
-    Option("redis_db", COUNT, 0, "Redis database number.", "Redis connection"),
+    Option("redis_db", COUNT, 0, "Redis database number. Other than 0, it replaces the database of $REDIS_URL or of the default URL; a `redis_url` that names another database is refused.", "Redis connection"),
     Option("redis_password", OPT_STR, None, "Redis password.", "Redis connection"),
     Option("redis_socket_timeout", OPT_FLOAT, 5.0, "Seconds to wait for a Redis reply before failing (1.x: None, which waits forever). None waits forever.", "Redis connection"),
     Option("redis_socket_connect_timeout", OPT_FLOAT, 5.0, "Seconds to wait for a connection to Redis before failing. None waits as long as the operating system does.", "Redis connection"),
@@ -324,6 +324,15 @@ def _check_topology(values: Dict[str, Any], s: Callable[[str], str]) -> None:
                 raise InvalidSetting(f"{s(name)} cannot be used with a memory:// {s('redis_url')}")
         if given:
             raise InvalidSetting(f"{s(given[0])} cannot be used with a memory:// {s('redis_url')}")
+    if values["redis_db"] and url.startswith(("redis://", "rediss://", "unix://")):
+        db = url_database(url)
+        if db not in ("", str(values["redis_db"])):
+            # redis-py would let the URL win, silently; 1.8 ignored redis_db
+            # next to any URL.  Which one was meant cannot be told.
+            raise InvalidSetting(
+                f"{s('redis_url')} selects database {db!r}, but {s('redis_db')} = {values['redis_db']}: "
+                f"give the database in one place (leave it out of the URL, or leave out {s('redis_db')})"
+            )
     if url.startswith("redis://") and values["redis_ssl"]:
         raise InvalidSetting(f"{s('redis_ssl')} = true with a redis:// {s('redis_url')}: use rediss:// for TLS")
     if values["redis_ssl"] and values["redis_unix_socket_path"] is not None:

@@ -264,8 +264,13 @@ def _written(
     if session._cookie_deleted and session._response is not None:
         # This request emptied the session and its response deletes the cookie,
         # but the merge kept what another request stored meanwhile: the browser
-        # must keep its cookie, or that data is out of its reach.
-        session._settings.cookies.set(session._response, session._sid, session._cookie_overrides)
+        # must keep its cookie, or that data is out of its reach.  (Where no
+        # cookie may be set, the deletion is taken back: the browser's cookie
+        # names this very session.)
+        if session._may_set_cookie:
+            session._settings.cookies.set(session._response, session._sid, session._cookie_overrides)
+        else:
+            session._settings.cookies.unset(session._response)
         session._cookie_deleted = False
 
 

@@ -89,6 +89,7 @@ class SessionView(NamedTuple):
     expires_pinned: bool  # set by adjust_session_expires()
     ttl_mismatch: bool  # the load refreshed the TTL with the default timeout, not this session's
     cookie_sent: bool  # the response carries this session's cookie
+    regenerated: bool = False  # regenerate_id() moved a stored session: it stays put if no cookie can say so
 
 
 class Decision(NamedTuple):
@@ -108,21 +109,38 @@ def _emptied(view: SessionView, rules: Rules) -> bool:
     return rules.invalidate_empty and view.stored and view.empty and view.dirty
 
 
-def cookie_action(view: SessionView, rules: Rules, allowed: bool) -> Cookie:
-    """The cookie's fate, decided when the response exists."""
+def cookie_action(view: SessionView, rules: Rules, allowed: bool, may_set: bool = True) -> Cookie:
+    """The cookie's fate, decided when the response exists.
+
+    ``allowed`` False (``func_check_response_allow_cookies`` refused the
+    response): no Set-Cookie at all, not even a deletion.  ``may_set`` False
+    (an exception response under ``cookie_on_exception = false``): no cookie
+    is set, but the cookie of a session that ended is still deleted.
+    """
     if not allowed:
         return Cookie.KEEP
     if not view.stored:
         if view.keep or not view.empty:
-            return Cookie.SET
+            if may_set:
+                return Cookie.SET
+            return _instead_of_set(view)
         if view.doomed or view.bad_cookie:
             return Cookie.DELETE
         return Cookie.KEEP
     if _emptied(view, rules):
         return Cookie.DELETE
     if view.new or view.recookie:
-        return Cookie.SET
+        return Cookie.SET if may_set else _instead_of_set(view)
     return Cookie.KEEP
+
+
+def _instead_of_set(view: SessionView) -> Cookie:
+    """No cookie may be set: delete the browser's if it leads to no session
+    (invalidated, or a bad cookie); keep it if the session stays under it
+    (``regenerate_id()``, see ``persist.settle``, or a mere re-cookie)."""
+    if view.regenerated:
+        return Cookie.KEEP
+    return Cookie.DELETE if (view.doomed or view.bad_cookie) else Cookie.KEEP
 
 
 def _ttl(rules: Rules, timeout: Optional[int], expires: Optional[int], now: int) -> Optional[int]:

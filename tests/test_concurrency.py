@@ -27,7 +27,7 @@ from pyramid_session_redis.exceptions import SessionConflict
 from pyramid_session_redis.payload import new_stamp
 from pyramid_session_redis.store import CHECKED_WRITE
 
-from .app import SECRET, make_wsgi
+from .app import SECRET, Boom, make_wsgi
 
 
 class Conflicts(list):
@@ -68,6 +68,8 @@ def build(redis_url: str, **options: Any):
             session["mine"] = "persisted"
             session.do_persist()
             return Response(repr(sorted(session.keys())))
+        if request.params.get("boom"):
+            raise Boom()  # rendered by the exception view: request.exception is set
         return Response("done")
 
     def incr(request):
@@ -469,6 +471,28 @@ def test_an_emptied_session_that_another_request_added_to_keeps_its_cookie_and_t
     assert response.headers["Set-Cookie"].split(";")[0] == cookie  # set again, not deleted
     assert get(app, "/pop_flash", cookie).text == "['b']"
     assert conflicts == []
+
+
+def test_an_emptied_session_that_another_request_added_to_keeps_its_cookie_on_an_exception_response(redis_server, redis_client):
+    # cookie_on_exception = false: the deletion of the emptied session's cookie
+    # goes out on the exception response, and is taken back (not replaced by a
+    # new Set-Cookie) when the merge keeps what another request added.
+    app, _, conflicts = build(redis_server.url, cookie_on_exception=False)
+    cookie = _flash_only_session(app)
+    response = get(app, "/interleave?other=/flash%3Fmsg%3Db&mine=pop&key=_f_&boom=1", cookie)
+    assert response.status_int == 500
+    assert "Set-Cookie" not in response.headers
+    assert get(app, "/pop_flash", cookie).text == "['b']"
+    assert conflicts == []
+
+
+def test_an_emptied_session_is_deleted_with_its_cookie_on_an_exception_response(redis_server, redis_client):
+    app, _, conflicts = build(redis_server.url, cookie_on_exception=False)
+    cookie = _flash_only_session(app)
+    response = get(app, "/interleave?other=/peek&mine=pop&key=_f_&boom=1", cookie)
+    assert response.status_int == 500
+    assert "Max-Age=0" in response.headers["Set-Cookie"]
+    assert redis_client.dbsize() == 0 and conflicts == []
 
 
 def test_the_time_spent_merging_is_bounded_by_the_socket_timeout(redis_server, redis_client, monkeypatch):

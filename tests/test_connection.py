@@ -186,3 +186,78 @@ def test_a_cluster_factory_starts_while_redis_is_unreachable_and_connects_on_fir
         app.get("/write")
     with pytest.raises(RedisClusterException):  # not cached: the next request tries again
         factory.client
+
+
+# -- redis_db: an explicit database beats one that is only a default ------------------------
+
+
+def _db(redis_server, db):
+    # (Not from_url(redis_server.url, db=db): the URL's /0 would win.)
+    return redis.Redis(host="127.0.0.1", port=redis_server.port, db=db)
+
+
+def _db_keys(redis_server, db):
+    client = _db(redis_server, db)
+    try:
+        return client.keys("*")
+    finally:
+        client.close()
+
+
+def _sessions_app(**options):
+    from webtest import TestApp
+
+    from .app import make_wsgi
+
+    return TestApp(make_wsgi(RedisSessionFactory(**{"secret": SECRET, **options})))
+
+
+def test_redis_db_beats_the_database_of_redis_url_in_the_environment(redis_server, redis_client, monkeypatch):
+    # As 1.8, where redis_db=9 with no location wrote to database 9 (1.8 read no $REDIS_URL).
+    _db(redis_server, 9).flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)  # ends in /0
+    assert _sessions_app(redis_db=9).get("/incr").text == "1"
+    assert len(_db_keys(redis_server, 9)) == 1 and _db_keys(redis_server, 0) == []
+
+
+def test_redis_db_from_ini_beats_a_db_query_of_redis_url_in_the_environment(redis_server, redis_client, monkeypatch):
+    from pyramid_session_redis import session_factory_from_settings
+
+    _db(redis_server, 9).flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_server.url + "?db=3")
+    factory = session_factory_from_settings({"redis.sessions.secret": SECRET, "redis.sessions.redis_db": "9"})
+    assert _pool_kwargs(factory)["db"] == 9
+    from webtest import TestApp
+
+    from .app import make_wsgi
+
+    assert TestApp(make_wsgi(factory)).get("/incr").text == "1"
+    assert len(_db_keys(redis_server, 9)) == 1 and _db_keys(redis_server, 3) == []
+
+
+def test_redis_db_beats_the_default_url(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    factory = RedisSessionFactory(secret=SECRET, redis_db=9)  # (nothing connects)
+    assert _pool_kwargs(factory)["db"] == 9
+    assert (_pool_kwargs(factory)["host"], _pool_kwargs(factory)["port"]) == ("localhost", 6379)
+
+
+def test_without_redis_db_the_environments_database_applies(redis_server, redis_client, monkeypatch):
+    _db(redis_server, 4).flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_server.url.rsplit("/", 1)[0] + "/4")
+    assert _sessions_app().get("/incr").text == "1"
+    assert len(_db_keys(redis_server, 4)) == 1 and _db_keys(redis_server, 0) == []
+
+
+def test_redis_db_applies_to_a_redis_url_that_names_no_database(redis_server, redis_client):
+    _db(redis_server, 9).flushdb()
+    app = _sessions_app(redis_url=redis_server.url.rsplit("/", 1)[0], redis_db=9)
+    assert app.get("/incr").text == "1"
+    assert len(_db_keys(redis_server, 9)) == 1 and _db_keys(redis_server, 0) == []
+
+
+def test_redis_db_equal_to_the_database_of_redis_url_is_accepted(redis_server, redis_client):
+    _db(redis_server, 9).flushdb()
+    app = _sessions_app(redis_url=redis_server.url.rsplit("/", 1)[0] + "/9", redis_db=9)
+    assert app.get("/incr").text == "1"
+    assert len(_db_keys(redis_server, 9)) == 1

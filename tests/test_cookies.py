@@ -278,6 +278,27 @@ def test_read_from_a_real_request():
     assert jar().read(request) == ("abc123", True)
 
 
+def test_read_from_a_pyramid_dummy_request():
+    # pyramid.testing.DummyRequest: its cookies are a plain dict beside an
+    # environ without HTTP_COOKIE; 1.x read them, as tests written for it do.
+    from pyramid.testing import DummyRequest
+
+    signed = SessionIdSigner(SECRET).dumps("abc123").decode("ascii")
+    assert jar().read(DummyRequest(cookies={"session": signed})) == ("abc123", True)
+    assert jar().read(DummyRequest(environ={"HTTP_COOKIE": f"session={signed}"})) == (None, False)
+    assert jar().read(DummyRequest()) == (None, False)
+
+
+def test_read_from_a_request_class_with_its_own_cookies():
+    # A WebOb request class that overrides ``cookies`` is asked, not its environ.
+    class OwnCookies(webob.Request):
+        @property
+        def cookies(self):
+            return {"session": SessionIdSigner(SECRET).dumps("abc123").decode("ascii")}
+
+    assert jar().read(OwnCookies.blank("/")) == ("abc123", True)
+
+
 # -- CookieJar.set / delete ---------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import Any, List
 
 import pytest
 from pyramid.interfaces import ISession
+from pyramid.response import Response
 from pyramid.testing import DummyRequest
 from webtest import TestApp
 from zope.interface.verify import verifyObject
@@ -28,7 +29,8 @@ from pyramid_session_redis.exceptions import (
     RawDeserializationError,
 )
 
-from .app import SECRET, make_app, make_wsgi
+from .app import SECRET, Boom, make_app, make_wsgi
+from .helpers import signed, stored_session
 
 
 class Recorder:
@@ -422,6 +424,62 @@ def test_cookie_on_exception_false_stores_no_new_session(redis_server, redis_cli
     assert redis_client.dbsize() == 0
 
 
+def _raising(action: Any) -> Any:
+    """A view that does ``action(session)``, then raises Boom (rendered by the exception view)."""
+
+    def view(request: Any) -> Any:
+        action(request.session)
+        raise Boom()
+
+    return view
+
+
+def _set_cookies(response: Any) -> List[str]:
+    return response.headers.getall("Set-Cookie")
+
+
+@pytest.mark.parametrize("end", [
+    lambda s: s.invalidate(),
+    lambda s: (s.invalidate(), s.update(after="logout")),  # the fresh session is not stored: no cookie for it
+    lambda s: s.clear(),  # emptied (invalidate_empty_session)
+], ids=["invalidate", "invalidate_then_write", "clear"])
+def test_cookie_on_exception_false_still_deletes_the_cookie_of_an_ended_session(redis_server, redis_client, end):
+    # As 1.8: the browser must not keep a cookie for a session that no longer exists.
+    app = make_app(redis_server.url, cookie_on_exception=False, views={"end": _raising(end)})
+    app.get("/incr")
+    response = app.get("/end", status=500)
+    (header,) = _set_cookies(response)
+    assert header.startswith("session=;") and "Max-Age=0" in header
+    assert redis_client.dbsize() == 0
+
+
+def test_cookie_on_exception_false_regenerate_keeps_the_session_under_its_old_id(redis_server, redis_client):
+    # No cookie can carry the new id, so the session stays where the browser's cookie points.
+    app = make_app(redis_server.url, cookie_on_exception=False,
+                   views={"regen": _raising(lambda s: (s.regenerate_id(), s.update(k="v")))})
+    app.get("/incr")
+    key = only_key(redis_client)
+    assert _set_cookies(app.get("/regen", status=500)) == []
+    assert only_key(redis_client) == key and stored(redis_client)["m"] == {"n": 1, "k": "v"}
+    assert app.get("/incr").text == "2"
+
+
+def test_refused_response_gets_no_deletion_either(redis_server, redis_client):
+    # func_check_response_allow_cookies refusing a response holds back every
+    # Set-Cookie, a deletion too, as in 1.8.
+    def cacheable_invalidate(request: Any) -> Any:
+        request.session.invalidate()
+        response = Response("cacheable")
+        response.cache_control.max_age = 60
+        return response
+
+    app = make_app(redis_server.url, func_check_response_allow_cookies=check_response_allow_cookies,
+                   views={"ci": cacheable_invalidate})
+    app.get("/incr")
+    assert _set_cookies(app.get("/ci")) == []
+    assert redis_client.dbsize() == 0
+
+
 def test_cacheable_response_gets_no_cookie(redis_server, redis_client):
     app = make_app(redis_server.url, func_check_response_allow_cookies=check_response_allow_cookies)
     response = app.get("/cacheable")
@@ -505,6 +563,71 @@ def test_session_provides_isession_and_the_dict_api(redis_server, redis_client):
     assert session.session_id is None and session.session_id_safecheck is None
     assert isinstance(session.created, int) and session.timeout == 1200 and session.expires is None
     assert "RedisSession" in repr(session)
+
+
+# -- pyramid.testing.DummyRequest, as test suites written for 1.x use it ---------------
+
+
+def _dummy_request(factory: Any, session_id: Any = None) -> DummyRequest:
+    request = DummyRequest()
+    request.exception = None
+    if session_id is not None:
+        request.cookies["session"] = signed(factory, session_id)
+    return request
+
+
+def test_dummy_request_cookie_loads_the_stored_session(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    session_id = stored_session(factory, {"a": 1})
+    session = factory(_dummy_request(factory, session_id))
+    assert session.get("a") == 1 and not session.new and session.session_id == session_id
+
+
+def test_dummy_request_session_is_written_when_its_callbacks_run(redis_server, redis_client):
+    # DummyRequest runs no callbacks by itself: a test runs them, as Pyramid's router would.
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    request = _dummy_request(factory)
+    request.session = factory(request)
+    request.session["a"] = 1
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert stored(redis_client)["m"] == {"a": 1}
+    cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+
+    request = DummyRequest(cookies={"session": cookie})
+    request.session = factory(request)
+    assert request.session["a"] == 1
+    request.session["a"] = 2
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert "Set-Cookie" not in response.headers
+    assert stored(redis_client)["m"] == {"a": 2}
+
+
+def test_dummy_request_invalidate_deletes_the_session_and_its_cookie(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    request = _dummy_request(factory, stored_session(factory, {"a": 1}))
+    factory(request).invalidate()
+    response = Response()
+    request._process_response_callbacks(response)
+    request._process_finished_callbacks()
+    assert "Max-Age=0" in response.headers["Set-Cookie"]
+    assert redis_client.dbsize() == 0
+
+
+def test_dummy_request_do_persist(redis_server, redis_client):
+    factory = RedisSessionFactory(secret=SECRET, redis_url=redis_server.url)
+    session = factory(_dummy_request(factory))
+    session["a"] = 1
+    session.do_persist()
+    assert stored(redis_client)["m"] == {"a": 1}
+    session_id = session.session_id
+    session = factory(_dummy_request(factory, session_id))
+    session["a"] = 2
+    session.do_persist()
+    assert session.session_id == session_id and stored(redis_client)["m"] == {"a": 2}
 
 
 def test_pickle_serializer_reads_1x_style_payloads(redis_server, redis_client):

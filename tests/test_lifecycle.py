@@ -43,7 +43,10 @@ def test_session_builds_its_view_field_by_field():
         setattr(session, attr, value)
     session._session_id, session._doomed, session._data = "id", None, {}
     expected = {field: field for field in state.values()}
-    assert session._view()._asdict() == {**expected, "has_id": True, "doomed": False, "empty": True}
+    assert session._view()._asdict() == {**expected, "has_id": True, "doomed": False, "empty": True,
+                                         "regenerated": False}
+    session._regenerated_from = "old"
+    assert session._view().regenerated is True
 
 
 # -- lazy: nothing happens until the session is used ---------------------------------------

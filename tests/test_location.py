@@ -151,3 +151,53 @@ def test_tls_files_are_not_checked_where_no_client_of_ours_connects(location):
     """As before the checks moved: neither builds a redis-py client from these options."""
     values = options.validate({"secret": "s", "redis_ssl_ca_certs": "/ca.pem", **location})
     assert values["redis_ssl_ca_certs"] == "/ca.pem"
+
+
+# -- redis_db against the database of a URL ---------------------------------------------------
+
+
+@pytest.mark.parametrize("url, without", [
+    ("redis://elsewhere:6380/2", "redis://elsewhere:6380"),
+    ("redis://elsewhere:6380/", "redis://elsewhere:6380"),
+    ("redis://elsewhere:6380", "redis://elsewhere:6380"),
+    ("rediss://u:p%40ss@h:1/2?db=5&socket_timeout=1", "rediss://u:p%40ss@h:1?socket_timeout=1"),
+    ("unix:///run/redis.sock?db=5", "unix:///run/redis.sock"),
+    ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+])
+def test_an_explicit_redis_db_replaces_the_database_of_the_environments_url(url, without, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", url)
+    assert location.location_url(validate({"secret": SECRET, "redis_db": 9})) == without
+    assert location.location_url(validate({"secret": SECRET})) == url  # redis_db left at 0: the URL's database
+
+
+def test_an_explicit_redis_db_replaces_the_database_of_the_default_url(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert location.location_url(validate({"secret": SECRET, "redis_db": 9})) == "redis://localhost:6379"
+
+
+def test_a_memory_url_in_the_environment_is_left_alone(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "memory://tests-db")
+    assert location.location_url(validate({"secret": SECRET, "redis_db": 9})) == "memory://tests-db"
+
+
+@pytest.mark.parametrize("url", ["redis://h:1/0", "redis://h:1/2", "redis://h:1?db=0", "unix:///tmp/r.sock?db=1"])
+def test_redis_url_naming_another_database_than_redis_db_is_refused(url):
+    with pytest.raises(InvalidSetting, match=re.escape(f"redis_url selects database {location.url_database(url)!r}, "
+                                                       "but redis_db = 9")):
+        factory(redis_url=url, redis_db=9)
+
+
+def test_redis_url_and_redis_db_conflict_from_ini_names_the_ini_keys():
+    with pytest.raises(InvalidSetting, match=re.escape(
+            "redis.sessions.redis_url selects database '0', but redis.sessions.redis_db = 9")):
+        from_ini(redis_url="redis://127.0.0.1:1/0", redis_db="9")
+
+
+@pytest.mark.parametrize("url", ["redis://h:1", "redis://h:1/", "redis://h:1/9", "redis://h:1?db=9", "unix:///tmp/r.sock"])
+def test_redis_url_naming_no_database_or_the_same_is_accepted_with_redis_db(url):
+    assert factory(redis_url=url, redis_db=9).client.connection_pool.connection_kwargs["db"] == 9
+
+
+def test_unix_url_database_is_read_from_the_query_only():
+    assert location.url_database("unix:///tmp/r.sock") == ""
+    assert location.url_database("unix:///tmp/r.sock?db=2") == "2"

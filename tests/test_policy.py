@@ -99,6 +99,33 @@ def test_new_session_is_not_stored_when_its_cookie_could_not_be_sent():
     assert storage_decision(v._replace(has_id=True), rules(), now=1).action is Action.NOTHING
 
 
+def test_exception_response_sets_no_cookie_but_deletes_an_ended_sessions():
+    # may_set=False: an exception response under cookie_on_exception = false.
+    assert cookie_action(view(**NEW), rules(), allowed=True, may_set=False) is Cookie.KEEP
+    assert cookie_action(view(recookie=True), rules(), allowed=True, may_set=False) is Cookie.KEEP
+    invalidated = view(**NEW, empty=True, doomed=True)
+    assert cookie_action(invalidated, rules(), allowed=True, may_set=False) is Cookie.DELETE
+    replaced = view(**NEW, doomed=True)  # invalidate(), then a write: the new session gets no cookie
+    assert cookie_action(replaced, rules(), allowed=True, may_set=False) is Cookie.DELETE
+    persisted = view(new=True, doomed=True)  # ... and do_persist()
+    assert cookie_action(persisted, rules(), allowed=True, may_set=False) is Cookie.DELETE
+    stale = view(**NEW, bad_cookie=True)
+    assert cookie_action(stale, rules(), allowed=True, may_set=False) is Cookie.DELETE
+    emptied = view(empty=True, dirty=True)
+    assert cookie_action(emptied, rules(), allowed=True, may_set=False) is Cookie.DELETE
+    for v in (invalidated, replaced, persisted, stale, emptied):  # a refused response gets nothing at all
+        assert cookie_action(v, rules(), allowed=False, may_set=False) is Cookie.KEEP
+
+
+def test_exception_response_keeps_the_cookie_of_a_regenerated_session():
+    # The new id cannot be told: the session stays under the old one (persist.settle).
+    regenerated = view(**NEW, doomed=True, keep=True, recookie=True, regenerated=True)
+    assert cookie_action(regenerated, rules(), allowed=True) is Cookie.SET
+    assert cookie_action(regenerated, rules(), allowed=True, may_set=False) is Cookie.KEEP
+    persisted = view(new=True, doomed=True, keep=True, recookie=True, regenerated=True)
+    assert cookie_action(persisted, rules(), allowed=True, may_set=False) is Cookie.KEEP
+
+
 def test_ensure_id_keeps_an_empty_new_session():
     v = view(**NEW, empty=True, keep=True)
     assert cookie_action(v, rules(), allowed=True) is Cookie.SET
