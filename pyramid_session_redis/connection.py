@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TypeVar, 
 import redis
 
 from .location import location_url as location_url  # (also imported from here by cli.py)
+from .location import url_database
 from .memory import MemoryStore
 from .resolved import DEFAULT_SOCKET_TIMEOUT
 from .store import RedisStore
@@ -179,3 +180,38 @@ def _once(build: Callable[[], _T]) -> Callable[[], _T]:
             return built[0]
 
     return get
+
+
+_REGISTRY_ATTR = "_pyramid_session_redis"
+
+
+def get_default_connection(
+    request: Any, url: Any = None, client_class: Any = redis.Redis, **redis_options: Any
+) -> Any:
+    """Deprecated: the Redis client for ``redis_options``, built once per registry.
+
+    1.8's default connection maker, for ``redis_client_callable`` functions
+    that fall back on it.  It takes the keywords such a callable receives
+    (``host``, ``port``, ``db``, ``password``, ``socket_timeout``, ...) and,
+    optionally, a ``url`` that wins over them; the client is built as the
+    ``redis_*`` options would build it and kept on ``request.registry``, so
+    that later calls return the same client.  Only ``redis.Redis`` (or its
+    alias ``StrictRedis``) can be the ``client_class``.
+    """
+    client = getattr(request.registry, _REGISTRY_ATTR, None)
+    if client is not None:
+        return client
+    if client_class is not redis.Redis:
+        raise TypeError(
+            "get_default_connection builds redis.Redis clients only; return your own client "
+            "from redis_client_callable instead"
+        )
+    options = {"redis_" + name: value for name, value in redis_options.items()}
+    options["redis_url"] = url
+    if url is not None and url_database(url):
+        options.pop("redis_db", None)  # a database in the URL wins, as redis-py's from_url lets it
+    from .options import validate  # (late: options is the settings' module, connection the client's)
+
+    client = build_client(validate(options, require_signer=False))
+    setattr(request.registry, _REGISTRY_ATTR, client)
+    return client

@@ -9,11 +9,9 @@ it.
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Tuple
 
-import redis
-
-from .connection import build_client
+from .connection import get_default_connection as get_default_connection
 from .cookies import Signer
 from .kinds import (
     BOOL,
@@ -28,7 +26,7 @@ from .kinds import (
     STR,
     Kind,
 )
-from .options import OPTIONS, validate
+from .options import OPTIONS
 
 __all__ = [
     "LazyCreateSession",
@@ -69,32 +67,3 @@ LazyCreateSession = None
 #: ``pyramid_session_redis.cookies.Signer``.
 SignedSerializerInterface = Signer
 
-_REGISTRY_ATTR = "_pyramid_session_redis"
-
-
-def get_default_connection(
-    request: Any, url: Any = None, client_class: Any = redis.Redis, **redis_options: Any
-) -> Any:
-    """Deprecated: the Redis client for ``redis_options``, built once per registry.
-
-    1.8's default connection maker, for ``redis_client_callable`` functions
-    that fall back on it.  It takes the keywords such a callable receives
-    (``host``, ``port``, ``db``, ``password``, ``socket_timeout``, ...) and,
-    optionally, a ``url`` that wins over them; the client is built as the
-    ``redis_*`` options would build it and kept on ``request.registry``, so
-    that later calls return the same client.  Only ``redis.Redis`` (or its
-    alias ``StrictRedis``) can be the ``client_class``.
-    """
-    client = getattr(request.registry, _REGISTRY_ATTR, None)
-    if client is not None:
-        return client
-    if client_class is not redis.Redis:
-        raise TypeError(
-            "get_default_connection builds redis.Redis clients only; return your own client "
-            "from redis_client_callable instead"
-        )
-    options = {"redis_" + name: value for name, value in redis_options.items()}
-    options["redis_url"] = url
-    client = build_client(validate(options, require_signer=False))
-    setattr(request.registry, _REGISTRY_ATTR, client)
-    return client
