@@ -182,6 +182,15 @@ class RedisStore(LazyClient):
             reply = self.client.evalsha(CHECKED_WRITE_SHA, 1, key, *args)
         except NoScriptError:
             reply = self.client.eval(CHECKED_WRITE, 1, key, *args)
+        except ResponseError as exc:
+            if "unknown command" not in str(exc).lower():
+                raise
+            # A server with scripting disabled or renamed, or a stand-in client
+            # (fakeredis without Lua) that lacks it.
+            raise SessionBackendError(
+                "this Redis (or client) cannot run scripts (EVALSHA), which the checked write of "
+                "on_conflict = merge and raise needs: allow EVALSHA and EVAL, or set on_conflict = overwrite"
+            ) from exc
         return reply if isinstance(reply, (bytes, str)) else int(reply)
 
     @as_backend_error

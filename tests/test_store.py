@@ -247,3 +247,16 @@ def test_a_redis_without_getex_is_named_with_its_version_and_what_is_needed():
         with pytest.raises(SessionBackendError, match=rf"Redis {re.escape(version)} has no GETEX.*6\.2 or newer"):
             store.load("abc", ttl=60)
         assert store.load("abc") == b"payload"  # GET still works
+
+
+def test_a_redis_that_cannot_run_scripts_is_told_apart_with_what_to_do():
+    from pyramid_session_redis.exceptions import SessionBackendError
+    from pyramid_session_redis.testing.servers import RedisServer
+
+    with RedisServer(extra_args=["--rename-command", "EVALSHA", ""]) as locked_down:
+        client = redis.Redis.from_url(locked_down.url)
+        store = RedisStore(client, prefix="s:")
+        client.set("s:abc", b"loaded")
+        with pytest.raises(SessionBackendError, match=r"cannot run scripts \(EVALSHA\).*on_conflict = overwrite"):
+            store.checked_save("abc", b"loaded", b"new", 60)
+        assert store.save("abc", b"new", 60) is True  # overwrite's SET XX still works
