@@ -298,3 +298,27 @@ def test_data_that_cannot_be_copied_is_shown_as_its_repr():
     generator = (n for n in range(3))
     trace.settled(None, Decision(Action.NOTHING), {"g": generator})  # type: ignore[arg-type]
     assert list(trace.data) == ["(not copyable)"] and "generator" in trace.data["(not copyable)"]
+
+
+@pytest.mark.parametrize("url", ["redis", "memory://trace-overwrite"])
+def test_an_overwrite_write_is_getex_then_set_xx_and_a_gone_session_says_so(redis_server, redis_client, url):
+    app, traced = traced_app(redis_server.url if url == "redis" else url, on_conflict="overwrite")
+    app.get("/incr")
+    app.get("/incr")
+    trace = traced.last
+    assert [c.command for c in trace.commands] == ["GETEX", "SET"]
+    assert "XX" in trace.commands[1].arguments
+    assert trace.operations[-1] == ("save", "written")
+
+    def ended_meanwhile(request):
+        request.session["n"] = 7  # loaded
+        request.session._store._store.delete(request.session.session_id)  # another request logs out
+        return Response("late")
+
+    app2 = TestApp(Traced(make_wsgi(RedisSessionFactory(
+        secret=SECRET, redis_url=redis_server.url if url == "redis" else url, on_conflict="overwrite"),
+        {"late": ended_meanwhile})))
+    app2.get("/incr")
+    wsgi = app2.app
+    app2.get("/late")
+    assert wsgi.last.operations[-1] == ("save", "gone")
