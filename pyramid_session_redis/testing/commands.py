@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from typing import Any, Dict, List, Optional
@@ -39,6 +40,11 @@ class CommandCounter:
     def _start(self) -> None:
         client: Any = self.client  # (redis-py leaves monitor() unannotated)
         self._monitor = client.monitor()
+        # Older redis-py (4.2, the floor, among them) matches the client part of a
+        # MONITOR line greedily, up to the last "] ", so a command whose arguments hold
+        # one (a Lua script's KEYS[1]) came out as "" (redis/redis-py#2942); this is
+        # the non-greedy pattern of later releases.
+        self._monitor.monitor_re = re.compile(r"\[(\d+) (.*?)\] (.*)")
         self._monitor.__enter__()
         self._thread = threading.Thread(target=self._listen, daemon=True)
         self._thread.start()
