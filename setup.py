@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.8",
     # webob>=1.8.3, not 1.8: pyramid 2.0 itself requires 1.8.3, so nothing older can be
     # installed with it (scripts/matrix.sh's floor job tests exactly these minimums).
-    install_requires=["pyramid>=2.0", "webob>=1.8.3", "redis>=4.2"],
+    install_requires=["pyramid>=2.0", "webob>=1.8.6", "redis>=4.6"],
     extras_require={
         # msgspec, when installed, decodes stored JSON 2-4x faster (docs/performance.rst).
         "msgspec": ["msgspec>=0.18"],

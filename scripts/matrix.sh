@@ -15,7 +15,7 @@ bash scripts/setup.sh
 PYENV_VERSIONS=${PYENV_VERSIONS:-$HOME/.pyenv/versions}
 # Keep in step with setup.py (python_requires, install_requires).  webob 1.8.3,
 # not 1.8.0: pyramid 2.0 itself requires webob>=1.8.3.
-FLOOR="pyramid==2.0 webob==1.8.3 redis==4.2.0"
+FLOOR="pyramid==2.0 webob==1.8.6 redis==4.6.0"
 # A fresh venv gets the newest releases anyway; --upgrade-strategy eager says so
 # even if pip's cache or a constraint file would settle for less.
 CEILING="--upgrade --upgrade-strategy eager pyramid webob redis"
