@@ -56,6 +56,7 @@ _MAX_REQUEUES = 8
 _FLAGS = (
     ("used", "the application read or wrote request.session"),
     ("loaded", "a stored session was found in Redis and loaded"),
+    ("cached", "local_cache served it from this process's memory: no Redis command"),
     ("changed", "changed through the session API, or a mutable value was handed out"),
     ("persisted", "the session was written to Redis"),
     ("refreshed", "its time to live was extended (GETEX on load, or EXPIRE)"),

@@ -15,6 +15,7 @@ from zope.interface import implementer
 from . import options as option_table
 from .connection import build_store, callable_options
 from .cookies import CookieJar
+from .localcache import ForgettingStore
 from .resolved import Hooks, SessionSettings, default_id_generator, warn_if_unpickling
 from .session import RedisSession
 from .store import RedisStore, Store
@@ -44,14 +45,24 @@ class SessionFactory:
         else:
             self.store = None  # each request builds its own
             self._redis_options = callable_options(options)
+        self._sessions_store = self.store if self.store is None else self._forgetting(self.store)
+
+    def _forgetting(self, store: Store) -> Store:
+        """With ``local_cache``, the store whose writes drop the cached copy."""
+        cache = self.settings.local_cache
+        return store if cache is None else ForgettingStore(store, cache)
 
     def __call__(self, request: Any) -> RedisSession:
-        store = self.store if self.store is not None else self._callable_store(request)
         environ = getattr(request, "environ", None)  # (stand-in requests of unit tests may have none)
         trace = environ.get(TRACE_KEY) if environ else None
         if trace is None:
+            store = self._sessions_store
+            if store is None:
+                store = self._forgetting(self._callable_store(request))
             return RedisSession(request, self.settings, store, self.hooks)
-        session = RedisSession(request, self.settings, TracedStore(store, trace), trace.hooks_for(self.hooks))
+        store = self.store if self.store is not None else self._callable_store(request)
+        traced = self._forgetting(TracedStore(store, trace))
+        session = RedisSession(request, self.settings, traced, trace.hooks_for(self.hooks))
         trace.session = session
         return session
 

@@ -100,6 +100,17 @@ def _ini_opt_float(text: str) -> Optional[float]:
     return None if _none_word(text) else _check_opt_float(float(text.strip()))
 
 
+def _check_float(value: Any) -> float:
+    checked = _check_opt_float(value)
+    if checked is None:
+        raise ValueError
+    return checked
+
+
+def _ini_float(text: str) -> float:
+    return _check_float(float(text.strip()))
+
+
 def _check_str(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -239,6 +250,7 @@ OPT_BOOL = Kind("bool or None", "true, false or None", _check_opt_bool, _ini_opt
 COUNT = Kind("int", "a whole number >= 0", _check_count, _ini_count)
 OPT_COUNT = Kind("int or None", "a whole number >= 0, or None", _check_opt_count, _ini_opt_count)
 SECONDS = Kind("seconds", "a whole number of seconds >= 0 (0 or None: none)", _check_seconds, _ini_seconds)
+FLOAT = Kind("float", "a number of seconds > 0", _check_float, _ini_float)
 OPT_FLOAT = Kind("float or None", "a number of seconds > 0, or None", _check_opt_float, _ini_opt_float)
 STR = Kind("str", "a string", _check_str, str)
 OPT_STR = Kind("str or None", "a string, or None", _check_opt_str, _ini_opt_str)

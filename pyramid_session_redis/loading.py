@@ -24,6 +24,7 @@ from .exceptions import (
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
 )
+from .policy import cacheable_seconds
 from .resolved import SessionSettings
 from .store import Store
 
@@ -38,19 +39,24 @@ class Loaded(NamedTuple):
     payload: payload_format.Payload
     resign: bool  # the cookie was signed with a fallback secret: send it again, signed anew
     migrate: bool  # a pickled payload: store it again, as JSON
+    cached: bool = False  # served by local_cache: no command was sent (and no TTL refreshed)
+    recookie: bool = False  # local_cache: the cookie names another version than the one loaded
 
 
 def load(request: Any, settings: SessionSettings, store: Store, now: int) -> Union[Loaded, InvalidSession]:
     """The session the request's cookie leads to, or why it leads nowhere."""
-    session_id, sent = settings.cookies.read(request)
+    session_id, version, sent = settings.cookies.read_versioned(request)
     if session_id is None:
         if sent:
             return InvalidSession_BadCookie("session cookie could not be verified")
         return InvalidSession_NoSessionCookie("no session cookie")
-    rules = settings.rules
-    raw = store.load(session_id, rules.timeout if rules.getex_on_load else None)
+    rules, cache = settings.rules, settings.local_cache
+    raw = cache.get(session_id, version) if (cache is not None and version is not None) else None
+    cached = raw is not None
     if raw is None:
-        return InvalidSession_NotInBackend("session is not in Redis (expired or evicted)")
+        raw = store.load(session_id, rules.timeout if rules.getex_on_load else None)
+        if raw is None:
+            return InvalidSession_NotInBackend("session is not in Redis (expired or evicted)")
     try:
         loaded = payload_format.decode(settings.deserialize(raw))
     except InvalidSession as exc:  # an unknown payload version
@@ -69,7 +75,11 @@ def load(request: Any, settings: SessionSettings, store: Store, now: int) -> Uni
             return unfit
     if rules.track_expiry and loaded.expires is not None and now >= loaded.expires:
         return InvalidSession_PayloadTimeout("session expired by the expiry in its payload")
-    return Loaded(session_id, raw, loaded, sent == SENT_OLD_SECRET, migrate)
+    recookie = False
+    if cache is not None and not cached and loaded.stamp is not None and not migrate:
+        cache.put(session_id, loaded.stamp, raw, cacheable_seconds(rules, loaded.timeout, loaded.expires, now))
+        recookie = version != loaded.stamp  # so that the next request can be served from the cache
+    return Loaded(session_id, raw, loaded, sent == SENT_OLD_SECRET, migrate, cached, recookie)
 
 
 def _json_cannot_hold(loaded: payload_format.Payload) -> Union[InvalidSession, None]:

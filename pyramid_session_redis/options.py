@@ -19,6 +19,7 @@ from .kinds import (
     CERT_REQS,
     COUNT,
     EXPIRES,
+    FLOAT,
     HOSTS,
     ON_BACKEND_ERROR,
     ON_CONFLICT,
@@ -116,6 +117,9 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("func_backend_error_logger", CALLABLE, None, "`f(request, exc)`, called with every `SessionBackendError`, in both modes, so that failures can be counted.", "Redis failures"),
     Option("on_conflict", ON_CONFLICT, "merge", "When another request changed the session after this one loaded it: merge (the default: a checked write, one EVALSHA that compares the payload's stamp, and, on a conflict, this request's changes re-applied key by key on top of theirs, flash queues as queues), overwrite (last write wins, as 1.x: one SET XX), or raise `SessionConflict`. In every mode a write never brings back a session that was ended (invalidated, regenerated away, deleted) after the request loaded it.", "Concurrent requests"),
     Option("func_conflict_logger", CALLABLE, None, "`f(request, exc)`, called with a `SessionConflict` when a merge overwrote keys the other request had also changed, or a write was dropped because the session ended meanwhile.", "Concurrent requests"),
+    Option("local_cache", COUNT, 0, "How many sessions each process keeps in memory to serve read-only requests with no Redis command (0: none, the default). The cookie then also names the version of the session it last got from a write; an entry is used only for that version, so a browser's own changes are seen on every worker at once. Changes from outside the browser's own requests (another device, `invalidate()` of another session, the command-line tool, eviction) are seen within `local_cache_max_age`. See docs/performance.rst.", "Local read cache"),
+    Option("local_cache_max_age", FLOAT, 5.0, "Seconds a cached session is served before Redis is asked again: the longest a change from outside the browser's own requests (a revocation) can go unseen by a worker, and, with the default expiry policy, by how much a session may expire early.", "Local read cache"),
+    Option("local_cache_max_bytes", OPT_COUNT, 64 * 1024 * 1024, "The most memory the cached sessions of one process may take, in bytes (payload sizes plus about 400 bytes each), 64 MiB by default. None: bounded by `local_cache` entries only.", "Local read cache"),
 )
 
 OPTIONS: Dict[str, Option] = {opt.name: opt for opt in _OPTIONS}

@@ -149,7 +149,7 @@ def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
             return
         session._session_id = settings.new_id()
         if session._response is not None:
-            settings.cookies.set(session._response, session._session_id, session._cookie_overrides)
+            session._send_cookie(session._response)
     raise RuntimeError(f"id_generator gave {_CREATE_ATTEMPTS} ids in a row that are already in Redis")
 
 
@@ -159,6 +159,12 @@ def _mark_stored(session: SessionState, data: bytes, expires: Optional[int]) -> 
     session._stored = True
     session._expires = expires
     session._unchanged()
+    if session._settings.local_cache is not None:
+        # The browser's cookie must name the version just written: the
+        # response being built says it (or will, when written from the view).
+        session._recookie = True
+        if session._version_to is not None:
+            session._send_cookie(session._version_to)
 
 
 def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
@@ -268,7 +274,7 @@ def _written(
         # cookie may be set, the deletion is taken back: the browser's cookie
         # names this very session.)
         if session._may_set_cookie:
-            session._settings.cookies.set(session._response, session._sid, session._cookie_overrides)
+            session._send_cookie(session._response)
         else:
             session._settings.cookies.unset(session._response)
         session._cookie_deleted = False

@@ -188,3 +188,26 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
     if view.exposed and rules.detect_changes:
         return Decision(Action.SAVE_IF_CHANGED, expires=expires, ttl=ttl, otherwise=fallback)
     return _NOTHING if fallback is Action.NOTHING else Decision(fallback, expires=expires, ttl=ttl)
+
+
+def cacheable_seconds(rules: Rules, timeout: Optional[int], expires: Optional[int], now: int) -> float:
+    """For ``local_cache``: how long after a load from Redis at ``now`` a read-only
+    request may be answered from a copy of the session without this policy
+    owing Redis a command (a TTL refresh, a rewrite of the expiry) or serving
+    a session past its expiry.  ``now`` is rounded down, hence the second off."""
+    if rules.getex_on_load:
+        # The load refreshed the TTL; the end of the request may set this
+        # session's own timeout (ttl_mismatch): the copy stands in for the shorter.
+        default = rules.timeout or 0  # (getex_on_load: there is one)
+        return float(min(timeout or default, default))
+    if rules.track_expiry:
+        if timeout and not rules.trigger:
+            return 0.0  # every access moves the expiry
+        if expires is None:
+            return 0.0 if timeout else _FOREVER
+        return float(expires - (rules.trigger if timeout else 0) - now - 1)
+    return _FOREVER
+
+
+_FOREVER = float("inf")
+

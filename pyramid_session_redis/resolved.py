@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
+from .localcache import LocalCache
 from .payload import json_deserialize, json_serialize, migrating_deserialize, named_serializer
 from .policy import Rules, resolve_rules
 
@@ -73,6 +74,7 @@ class SessionSettings:
     deserialized_fails_new: bool  # an undecodable payload starts a new session (else it raises)
     log_undecodable: bool  # ... and is logged (the default, None, of deserialized_fails_new)
     conflict_seconds: float  # how long a write may go on merging and retrying: one socket timeout
+    local_cache: Optional[LocalCache] = None  # local_cache > 0: this factory's read cache
 
     @classmethod
     def from_options(cls, options: Dict[str, Any], cookies: CookieJar) -> SessionSettings:
@@ -95,6 +97,11 @@ class SessionSettings:
             deserialized_fails_new=options["deserialized_fails_new"] is not False,
             log_undecodable=options["deserialized_fails_new"] is None,
             conflict_seconds=options["redis_socket_timeout"] or DEFAULT_SOCKET_TIMEOUT,
+            local_cache=(
+                LocalCache(options["local_cache"], options["local_cache_max_bytes"], options["local_cache_max_age"])
+                if options["local_cache"]
+                else None
+            ),
         )
 
 

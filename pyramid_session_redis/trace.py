@@ -65,8 +65,13 @@ class SessionTrace:
 
     @property
     def loaded(self) -> bool:
-        """A stored session was found and loaded."""
-        return ("load", "found") in self.operations
+        """A stored session was found and loaded (from Redis, or from ``local_cache``)."""
+        return ("load", "found") in self.operations or self.cached
+
+    @property
+    def cached(self) -> bool:
+        """``local_cache`` served the session: no command was sent to load it."""
+        return self.session is not None and bool(self.session._from_cache)
 
     @property
     def persisted(self) -> bool:

@@ -224,7 +224,9 @@ def test_looks_signed_knows_the_signed_layout_whatever_the_secret():
     assert not looks_signed("an-id")  # too short to hold a signature
     assert not looks_signed(signed + "A")  # a length base64 never has
     assert not looks_signed(signed + "=")  # padded: dumps strips it
-    assert not looks_signed(SessionIdSigner("s").dumps("two words").decode())  # no id holds a space
+    assert not looks_signed(SessionIdSigner("s").dumps("three words here").decode())  # no id holds a space
+    # local_cache: the id, a space and the version (a stamp)
+    assert looks_signed(SessionIdSigner("s").dumps("an-id-of-some-length abcDEF012_-x").decode())
     assert not looks_signed("")
 
 

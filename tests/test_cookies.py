@@ -211,7 +211,7 @@ def test_read_custom_signer_raising_anything(error):
     assert jar(StubSigner(error=error)).read(FakeRequest({"session": "abc"})) == (None, True)
 
 
-@pytest.mark.parametrize("result", ["has space", "x" * 257, "", b"bytes-id", 42, None, "tab\there", "nön-ascii"])
+@pytest.mark.parametrize("result", ["has two spaces", "trailing ", " leading", "x" * 257, "", b"bytes-id", 42, None, "tab\there", "nön-ascii"])
 def test_read_custom_signer_returning_implausible_id(result):
     assert jar(StubSigner(result=result)).read(FakeRequest({"session": "abc"})) == (None, True)
 

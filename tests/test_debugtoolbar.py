@@ -25,6 +25,7 @@ from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.debugtoolbar import RedisSessionPanel
+from pyramid_session_redis.store import CHECKED_WRITE
 from pyramid_session_redis.trace import request_trace
 
 from .app import SECRET
@@ -221,7 +222,7 @@ def test_a_new_session_shows_its_set_nx_written_after_process_response(redis_ser
     assert command == "SET" and arguments.endswith(" bytes> EX 1200 NX") and reply == "True"
     assert redis_client.keys() == [key.encode()]
     assert panel.subtitle == "1 command" and panel.subtitle_style == ""
-    assert panel.flags == {"used": "yes", "loaded": "no", "changed": "yes", "persisted": "yes",
+    assert panel.flags == {"used": "yes", "loaded": "no", "cached": "no", "changed": "yes", "persisted": "yes",
                            "refreshed": "no", "deleted": "no"}
     assert "End-of-request storage decision: create" in panel.text
     assert panel.pairs("Decision")["action"] == "create" and panel.pairs("Decision")["ttl"] == "1200"
@@ -248,7 +249,8 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert panel.pairs("Contents") == {"a": "'1'"}
 
 
-def test_a_write_to_an_existing_session_is_getex_then_a_checked_write_with_a_total(redis_server):
+def test_a_write_to_an_existing_session_is_getex_then_a_checked_write_with_a_total(redis_server, redis_client):
+    redis_client.script_load(CHECKED_WRITE)  # as on a server that has run it once
     app = toolbar_app(redis_server.url)
     app.get("/incr")
     panel = get(app, "/incr")
