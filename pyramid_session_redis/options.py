@@ -17,6 +17,7 @@ from .kinds import (
     BOOL,
     CALLABLE,
     CERT_REQS,
+    COOLDOWN,
     COUNT,
     EXPIRES,
     HOSTS,
@@ -114,6 +115,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
     Option("on_backend_error", ON_BACKEND_ERROR, "raise", "When Redis fails (down, timing out): raise `SessionBackendError`, which an exception view can render; or degrade: serve the request with an empty session that is neither stored nor given a cookie, and let a failed end-of-request write go (logged). Either way `func_backend_error_logger` is told.", "Redis failures"),
     Option("func_backend_error_logger", CALLABLE, None, "`f(request, exc)`, called with every `SessionBackendError`, in both modes, so that failures can be counted.", "Redis failures"),
+    Option("backend_cooldown", COOLDOWN, 2.0, "The circuit breaker: after Redis failed to answer (a timeout, a refused or lost connection), this process's session commands fail at once for this many seconds (`SessionBackendUnavailable`, handled as `on_backend_error` says) instead of each waiting for `redis_socket_timeout`; then one request at a time tries Redis again, and an answer closes the breaker. 0 or None: no breaker, every request tries Redis. Not used with a memory:// `redis_url`.", "Redis failures"),
     Option("on_conflict", ON_CONFLICT, "merge", "When another request changed the session after this one loaded it: merge (the default: a checked write, one EVALSHA that compares the payload's stamp, and, on a conflict, this request's changes re-applied key by key on top of theirs, flash queues as queues), overwrite (last write wins, as 1.x: one SET XX), or raise `SessionConflict`. In every mode a write never brings back a session that was ended (invalidated, regenerated away, deleted) after the request loaded it.", "Concurrent requests"),
     Option("func_conflict_logger", CALLABLE, None, "`f(request, exc)`, called with a `SessionConflict` when a merge overwrote keys the other request had also changed, or a write was dropped because the session ended meanwhile.", "Concurrent requests"),
 )

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from pyramid_session_redis import RedisSessionFactory
+from pyramid_session_redis.breaker import GuardedStore, unguarded
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.factory import SessionFactory, make_factory
 from pyramid_session_redis.memory import MemoryStore
@@ -30,7 +31,9 @@ def test_every_session_gets_the_factorys_one_settings_store_and_hooks(redis_serv
         assert session._settings is factory.settings
         assert session._store is factory.store
         assert session._hooks is factory.hooks
-    assert isinstance(factory.store, RedisStore) and factory.client is factory.store.client
+    # Redis commands go through the factory's circuit breaker (backend_cooldown).
+    assert isinstance(factory.store, GuardedStore) and factory.store.breaker is factory.breaker
+    assert isinstance(factory.store.inner, RedisStore) and factory.client is factory.store.inner.client
 
 
 def test_the_settings_and_hooks_are_those_the_options_ask_for(redis_server):
@@ -61,7 +64,10 @@ def test_a_traced_request_gets_a_traced_store_and_hooks_that_report_to_the_trace
     trace = request.environ[TRACE_KEY] = SessionTrace()
     session = factory(request)
     assert trace.session is session
-    assert isinstance(session._store, TracedStore) and session._store.prefix == factory.store.prefix
+    # Traced beneath the breaker: a command the breaker keeps back is not shown as sent.
+    assert isinstance(session._store, GuardedStore) and session._store.breaker is factory.breaker
+    assert isinstance(unguarded(session._store), TracedStore) and session._store.prefix == factory.store.prefix
+    assert trace.breaker is factory.breaker
     assert session._settings is factory.settings
     assert session._hooks is not factory.hooks and session._hooks.decided == trace.settled
     assert len(session) == 0  # loads: the cookie is bad
@@ -83,7 +89,9 @@ def test_redis_client_callable_builds_a_store_per_request_with_the_request_and_t
     first_request, second_request = make_request(), make_request()
     first, second = factory(first_request), factory(second_request)
     assert calls == []  # the client is asked for only when the session needs Redis
-    assert isinstance(first._store, RedisStore) and first._store is not second._store
+    # A store per request, all behind the factory's one breaker.
+    assert isinstance(first._store, GuardedStore) and first._store.breaker is second._store.breaker is factory.breaker
+    assert isinstance(first._store.inner, RedisStore) and first._store.inner is not second._store.inner
     assert first._store.prefix == "cb:"
     first._store.save("abc", b"x", None)
     first._store.load("abc")
