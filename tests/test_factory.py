@@ -14,7 +14,9 @@ from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.breaker import GuardedStore, unguarded
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.factory import SessionFactory, make_factory
+from pyramid_session_redis.connection import build_store
 from pyramid_session_redis.memory import MemoryStore
+from pyramid_session_redis.options import validate
 from pyramid_session_redis.session import RedisSession
 from pyramid_session_redis.store import RedisStore
 from pyramid_session_redis.trace import TRACE_KEY, SessionTrace, TracedStore
@@ -55,6 +57,29 @@ def test_a_session_is_lazy_building_it_sends_nothing(redis_server, redis_client,
 def test_a_memory_url_gives_a_memory_store_and_no_client():
     factory = factory_for("memory://factory-test")
     assert isinstance(factory.store, MemoryStore) and factory.client is None
+    assert factory.breaker is None  # nothing in process can stall
+
+
+def test_a_redis_store_has_a_circuit_breaker_by_default_and_backend_cooldown_0_has_none(redis_server):
+    factory = factory_for(redis_server.url)
+    assert factory.breaker is not None and factory.breaker.cooldown == 5.0 and factory.breaker.state == "closed"
+    assert factory_for(redis_server.url, backend_cooldown=0.5).breaker.cooldown == 0.5
+    plain = factory_for(redis_server.url, backend_cooldown=0)
+    assert plain.breaker is None and isinstance(plain.store, RedisStore)
+    # Each factory has its own breaker: one failing Redis does not stop another's sessions.
+    assert factory_for(redis_server.url).breaker is not factory.breaker
+
+
+def test_the_operators_cli_does_not_go_through_the_breaker(redis_server):
+    # pyramid-session-redis (stats, show, purge) talks to Redis with the store and
+    # keyspace of its own, which the breaker does not wrap: an operator's command
+    # always tries Redis.
+    from pyramid_session_redis.cli.target import open_keyspace
+    from pyramid_session_redis.keyspace import Keyspace
+
+    keys = open_keyspace(validate({"redis_url": redis_server.url}, require_signer=False))
+    assert isinstance(keys, Keyspace) and not isinstance(keys, GuardedStore)
+    assert isinstance(build_store(validate({"redis_url": redis_server.url}, require_signer=False)), RedisStore)
 
 
 def test_a_traced_request_gets_a_traced_store_and_hooks_that_report_to_the_trace_and_the_user(redis_server):
