@@ -238,3 +238,49 @@ def test_a_view_that_catches_the_error_can_say_so_at_once(server):
     assert app.get("/account", status=503).text == "sessions are unavailable"
     assert app.get("/account", status=503).text == "sessions are coming back, try again in a moment"
     server.resume()
+
+
+# -- Sentinel: a stalled master, and the failover that replaces it --------------------------
+
+
+@pytest.mark.slow
+def test_a_stalled_sentinel_master_opens_it_and_it_closes_once_the_replica_is_promoted():
+    from pyramid_session_redis.testing.sentinel import SERVICE, SentinelSetup
+
+    with SentinelSetup() as setup:
+        master, replica = setup.master, setup.replicas[0]
+        factory = RedisSessionFactory(secret=SECRET, redis_sentinels=setup.sentinels, redis_sentinel_master=SERVICE,
+                                      redis_socket_timeout=TIMEOUT, redis_socket_connect_timeout=TIMEOUT,
+                                      backend_cooldown=COOLDOWN)
+        app = TestApp(make_wsgi(factory))
+        sessions = stored_sessions(app, 10)
+        assert setup.node_client(master).wait(1, 2000) == 1  # replicated before the stall
+        master.pause()  # the sentinels see it stop answering, and fail over after 1 s
+        stopped = time.monotonic()
+        try:
+            browser = TestApp(app.app)
+            browser.set_cookie("session", next(iter(sessions)))
+            seconds, first = timed(lambda: browser.get("/read?key=k"))
+            assert isinstance(first, SessionBackendError) and seconds <= TIMEOUT + 0.4
+            assert factory.breaker.state == "open"
+            outcomes: List[Tuple[float, Any]] = []
+            while time.monotonic() - stopped < 20:
+                outcomes.append(timed(lambda: browser.get("/read?key=k")))
+                if not isinstance(outcomes[-1][1], Exception):
+                    break
+                time.sleep(0.02)
+            recovered = time.monotonic() - stopped
+            seconds, answer = outcomes[-1]
+            assert not isinstance(answer, Exception), (recovered, outcomes[-3:])
+            assert answer.text == "'v0'"
+            assert factory.breaker.state == "closed"
+            assert setup.master_addr() == ("127.0.0.1", replica.port)
+            # While the sentinels failed over, only the tries (one per cool-down) waited.
+            waited = [s for s, outcome in outcomes if s >= FAST]
+            assert len(waited) <= 1 + recovered / (0.75 * COOLDOWN), (recovered, waited)
+            assert all(isinstance(o, SessionBackendUnavailable) for s, o in outcomes[:-1] if s < FAST)
+            print(f"\nsentinel: master stopped; sessions back {recovered:.2f} s later, {len(outcomes)} requests, "
+                  f"{len(waited)} of them waited for Redis ({[round(s, 2) for s in waited]})")
+            assert read_back(app, sessions) == sessions  # every session replicated before the stall
+        finally:
+            master.resume()
