@@ -128,7 +128,7 @@ def test_only_the_first_request_waits_then_requests_fail_at_once_until_a_try_suc
 
 
 def test_degrade_mode_serves_empty_sessions_at_once_and_the_sessions_come_back(server):
-    app, factory, reports = app_for(server, on_backend_error="degrade")
+    app, _, reports = app_for(server, on_backend_error="degrade")
     sessions = stored_sessions(app, 10)
     cookie = next(iter(sessions))
     app.set_cookie("session", cookie)
@@ -168,7 +168,7 @@ def test_a_try_in_flight_when_redis_returns_succeeds_and_closes_it(server):
 
 
 def test_requests_already_waiting_when_it_stalls_wait_one_timeout_and_later_ones_none(server):
-    app, factory, _ = app_for(server)
+    app, _, _ = app_for(server)
     cookies = list(stored_sessions(app, 8))
 
     def request(cookie: str, into: List[Tuple[float, Any]]) -> None:
@@ -196,7 +196,7 @@ def test_requests_already_waiting_when_it_stalls_wait_one_timeout_and_later_ones
 
 
 def test_a_write_at_the_end_of_the_request_fails_at_once_too(server):
-    app, factory, reports = app_for(server)
+    app, _, _ = app_for(server)
     server.pause()
     with pytest.raises(SessionBackendError):
         app.get("/write?key=k&value=v")  # a new session: SET NX at the end of the request

@@ -12,9 +12,9 @@ import redis
 
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.breaker import GuardedStore, unguarded
+from pyramid_session_redis.connection import build_store
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.factory import SessionFactory, make_factory
-from pyramid_session_redis.connection import build_store
 from pyramid_session_redis.memory import MemoryStore
 from pyramid_session_redis.options import validate
 from pyramid_session_redis.session import RedisSession
