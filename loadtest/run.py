@@ -205,6 +205,9 @@ def run_fault(o: Options) -> Dict[str, Any]:
         started, ended = load.run(until=t0 + o.duration)
         fault.join(120)
         report = fault_report(load, started, ended, events, topo, cooldown(o))
+        # The server's counts of the run itself: the read-back below retries what
+        # fails (the breaker may still be open when the load stops).
+        report["server"] = fetch_stats(server.port)
         verification = load.verify()
         kill = events.get("kill")
         for example in verification["examples"]:
@@ -212,7 +215,6 @@ def run_fault(o: Options) -> Dict[str, Any]:
             acked_at = example.pop("acked_at")
             example["acked_at_from_kill"] = None if kill is None else round(acked_at - kill, 4)
         report["acknowledged_writes"] = verification
-        report["server"] = fetch_stats(server.port)
         report["server_log"] = server.log_path
         report["redis_latency_events"] = topo.latency_events()
     report["options"] = {**asdict(o), "socket_timeout": topo.socket_timeout, "cooldown": cooldown(o)}

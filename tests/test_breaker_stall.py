@@ -191,7 +191,8 @@ def test_requests_already_waiting_when_it_stalls_wait_one_timeout_and_later_ones
     assert max(seconds for seconds, _ in first) <= TIMEOUT + 0.4
     second = wave()
     assert all(isinstance(outcome, SessionBackendUnavailable) for _, outcome in second)
-    assert max(seconds for seconds, _ in second) < FAST
+    # (8 threads at once on a busy 2-CPU machine: none waits anywhere near a timeout.)
+    assert max(seconds for seconds, _ in second) < TIMEOUT / 2
     server.resume()
 
 
