@@ -28,6 +28,8 @@ setup(
         "testing": [
             "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
             "pyramid_debugtoolbar>=4.12",
+            # tests/test_loadtest_stall.py: the site under gunicorn while Redis stalls.
+            "gunicorn",
         ],
         "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.

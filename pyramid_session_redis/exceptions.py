@@ -23,6 +23,7 @@ __all__ = [
     "SessionPayloadTooLarge",
     "SessionConflict",
     "SessionBackendError",
+    "SessionBackendUnavailable",
     "InvalidSetting",
     # Deprecated: 1.8 names, kept so that code importing them keeps working.
     "InvalidSession_Lazycreate",
@@ -114,6 +115,17 @@ class SessionBackendError(Exception):
     Raised to the application by default, so that an exception view can
     render it; with ``on_backend_error = degrade`` the request goes on with an
     empty session instead.  Either way ``func_backend_error_logger`` is told.
+    """
+
+
+class SessionBackendUnavailable(SessionBackendError):
+    """Redis failed moments ago and the circuit breaker is open: the command was
+    not sent (see ``backend_cooldown``).
+
+    Raised at once, where the failed command would have been sent, and handled
+    as any ``SessionBackendError`` is.  It has no ``__cause__``: its message
+    says what the failure that opened the breaker was, and when Redis is tried
+    again.
     """
 
 

@@ -9,6 +9,7 @@ return the normalised value or raise ValueError; the option table in
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Optional, Tuple, Union
 
@@ -109,6 +110,19 @@ def _check_float(value: Any) -> float:
 
 def _ini_float(text: str) -> float:
     return _check_float(float(text.strip()))
+
+
+def _check_cooldown(value: Any) -> float:
+    """A pause in seconds where 0 and None both mean 'none'."""
+    if value is None:
+        return 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf:
+        return float(value)
+    raise ValueError
+
+
+def _ini_cooldown(text: str) -> float:
+    return 0.0 if _none_word(text) else _check_cooldown(float(text.strip()))
 
 
 def _check_str(value: Any) -> str:
@@ -252,6 +266,7 @@ OPT_COUNT = Kind("int or None", "a whole number >= 0, or None", _check_opt_count
 SECONDS = Kind("seconds", "a whole number of seconds >= 0 (0 or None: none)", _check_seconds, _ini_seconds)
 FLOAT = Kind("float", "a number of seconds > 0", _check_float, _ini_float)
 OPT_FLOAT = Kind("float or None", "a number of seconds > 0, or None", _check_opt_float, _ini_opt_float)
+COOLDOWN = Kind("float", "a number of seconds >= 0 (0 or None: none)", _check_cooldown, _ini_cooldown)
 STR = Kind("str", "a string", _check_str, str)
 OPT_STR = Kind("str or None", "a string, or None", _check_opt_str, _ini_opt_str)
 CALLABLE = Kind("callable", "a callable (in ini: a dotted Python name)", _check_callable, _resolve_dotted)

@@ -162,6 +162,33 @@ def test_ini_socket_timeout_rejects_non_positive_or_words(text):
         from_ini(redis_socket_timeout=text)
 
 
+@pytest.mark.parametrize("text, expected", [("2.5", 2.5), ("3", 3.0), ("0", 0.0), ("None", 0.0), ("", 0.0)])
+def test_ini_backend_cooldown_is_seconds_where_0_and_none_turn_the_breaker_off(text, expected):
+    f = from_ini(backend_cooldown=text)
+    assert f.options["backend_cooldown"] == expected and isinstance(f.options["backend_cooldown"], float)
+    assert (f.breaker is None) == (expected == 0)
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "inf", "nan"])
+def test_ini_backend_cooldown_rejects_negative_endless_or_words(text):
+    expected = re.escape(f"redis.sessions.backend_cooldown = {text!r}") + ".*" + re.escape(
+        "a number of seconds >= 0 (0 or None: none)"
+    )
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(backend_cooldown=text)
+
+
+@pytest.mark.parametrize("value", [-0.5, float("inf"), float("nan"), True, "2"])
+def test_python_backend_cooldown_rejects_what_is_not_seconds(value):
+    with pytest.raises(InvalidSetting, match=r"backend_cooldown = .* is not valid: backend_cooldown accepts a number"):
+        factory(backend_cooldown=value)
+
+
+@pytest.mark.parametrize("value, expected", [(None, 0.0), (0, 0.0), (1, 1.0), (0.25, 0.25)])
+def test_python_backend_cooldown(value, expected):
+    assert factory(backend_cooldown=value).options["backend_cooldown"] == expected
+
+
 # -- ini: strings ----------------------------------------------------------------------
 
 
