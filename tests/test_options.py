@@ -16,6 +16,7 @@ from pyramid.exceptions import ConfigurationError
 
 from pyramid_session_redis import RedisSessionFactory, options, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
+from pyramid_session_redis.payload import MAX_TIMEOUT
 
 from .settings_helpers import (
     MY_SIGNER,
@@ -32,6 +33,7 @@ from .settings_helpers import (
     my_serialize,
 )
 
+SECRET_32 = "a secret of thirty-two bytes, or more"
 DOCS_SETTINGS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
 
 
@@ -659,3 +661,22 @@ def test_pydoc_shows_every_option():
         assert f"{name}=" in text, name
 
 
+
+
+# -- the timeout's bound (what a payload may hold, and what Redis accepts as EX) -------------
+
+
+def test_the_timeout_is_at_most_100_years():
+    assert options.validate({"secret": SECRET_32, "timeout": MAX_TIMEOUT})["timeout"] == MAX_TIMEOUT
+    with pytest.raises(InvalidSetting, match=re.escape(f"timeout = {MAX_TIMEOUT + 1} is not valid")) as caught:
+        options.validate({"secret": SECRET_32, "timeout": MAX_TIMEOUT + 1})
+    assert f"from 0 to {MAX_TIMEOUT} (100 years" in str(caught.value)
+    with pytest.raises(InvalidSetting, match=re.escape("redis.sessions.timeout = '10000000000000000000' is not valid")):
+        session_factory_from_settings({P + "secret": SECRET_32, P + "timeout": "10000000000000000000"})
+
+
+def test_allow_short_secret_from_ini_is_a_boolean():
+    parsed = options.parse_settings({P + "allow_short_secret": "yes"})
+    assert parsed == {"allow_short_secret": True}
+    with pytest.raises(InvalidSetting, match="redis.sessions.allow_short_secret"):
+        options.parse_settings({P + "allow_short_secret": "maybe"})
