@@ -12,7 +12,7 @@ from pyramid_session_redis import check_response_allow_cookies, cookies
 from pyramid_session_redis.cookies import CookieJar, SessionIdSigner
 from pyramid_session_redis.options import validate
 
-SECRET = "a secret for the codec tests"
+SECRET = "a secret for the cookie codec tests"
 
 # -- helpers ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from pyramid_session_redis.policy import (
 
 
 def rules(**options: Any):
-    return resolve_rules(validate({"secret": "s", **options}))
+    return resolve_rules(validate({"secret": "s" * 32, **options}))
 
 
 def view(**fields: Any) -> SessionView:
