@@ -15,8 +15,8 @@ from zope.interface import implementer
 
 from . import lifecycle, persist
 from .exceptions import SessionBackendError
-from .payload import MAX_EPOCH, MAX_TIMEOUT
 from .lifecycle import SessionState, changes, reads
+from .payload import MAX_EPOCH, MAX_TIMEOUT
 from .session_compat import Session18
 
 # Values of these types cannot change in place; handing them out is safe.
