@@ -217,3 +217,12 @@ def test_an_oversized_cookie_is_refused_before_any_redis_command(redis_server, r
     assert app.get("/read?key=k").text == "None"
     assert commands.counts() == {}
     assert seen == [InvalidSession_BadCookie]
+
+
+def test_without_a_payload_hook_it_is_logged_only(redis_server, redis_client, caplog):
+    app = make_app(redis_server.url, views={**VIEWS, "bad": store_unencodable})
+    with caplog.at_level(logging.ERROR, "pyramid_session_redis"):
+        assert app.get("/bad?what=set").status_int == 200
+    assert "the session was not stored at the end of the request" in caplog.text and redis_client.dbsize() == 0
+    with pytest.raises(SessionPayloadError, match="cannot be stored as JSON"):
+        app.get("/bad?what=set&now=1")
