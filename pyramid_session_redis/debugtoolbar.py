@@ -42,7 +42,13 @@ from pyramid_debugtoolbar.panels import DebugPanel
 from pyramid_debugtoolbar.toolbar import IPanelMap
 from pyramid_debugtoolbar.utils import as_list
 
-from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError, SessionConflict
+from .exceptions import (
+    InvalidSession,
+    InvalidSession_NoSessionCookie,
+    SessionBackendError,
+    SessionConflict,
+    SessionPayloadError,
+)
 from .policy import Action
 from .trace import SessionTrace, trace_request
 
@@ -122,7 +128,7 @@ class RedisSessionPanel(DebugPanel):  # type: ignore[misc]  # pyramid_debugtoolb
     @property
     def nav_subtitle_style(self) -> str:
         reports = self.trace.reports if self.trace is not None else []
-        if any(isinstance(r, (SessionBackendError, SessionConflict)) for r in reports):
+        if any(isinstance(r, (SessionBackendError, SessionConflict, SessionPayloadError)) for r in reports):
             return "progress-bar-danger"
         if any(isinstance(r, InvalidSession) and type(r) is not InvalidSession_NoSessionCookie for r in reports):
             return "progress-bar-warning"
@@ -223,7 +229,7 @@ def _decision(trace: SessionTrace) -> str:
 
 def _reports(reports: Sequence[Exception]) -> str:
     if not reports:
-        return "<h4>Reports</h4>" + _p("None: no invalid session, conflict or Redis failure.")
+        return "<h4>Reports</h4>" + _p("None: no invalid session, conflict, Redis failure or payload error.")
     rows = []
     for exc in reports:
         kind = type(exc)

@@ -139,7 +139,7 @@ class SessionTrace:
     def hooks_for(self, hooks: Hooks) -> Hooks:
         """The factory's hooks, noting each report and the decision first."""
         return Hooks(self._reporter(hooks.invalid), self._reporter(hooks.conflict),
-                     self._reporter(hooks.backend_error), self.settled)
+                     self._reporter(hooks.backend_error), self.settled, self._reporter(hooks.payload_error))
 
     def _reporter(self, hook: Optional[Reporter]) -> Reporter:
         def report(request: Any, exc: Exception) -> Any:

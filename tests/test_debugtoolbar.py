@@ -247,7 +247,7 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert panel.flags["loaded"] == "yes" and panel.flags["refreshed"] == "yes"
     assert panel.flags["persisted"] == "no" and panel.flags["changed"] == "no"
     assert panel.pairs("Decision")["action"] == "nothing"
-    assert "None: no invalid session, conflict or Redis failure." in panel.text
+    assert "None: no invalid session, conflict, Redis failure or payload error." in panel.text
     assert panel.pairs("Contents") == {"a": "'1'"}
 
 
@@ -369,6 +369,22 @@ def test_html_in_session_keys_and_values_is_escaped(redis_server):
     assert panel.pairs("Contents") == {"<i>k</i>": "'<script>alert(\"v\")</script>'"}  # shown as text...
     assert "&lt;script&gt;alert(&quot;v&quot;)&lt;/script&gt;" in panel.html  # ...because escaped
     assert "<script>alert" not in panel.html and "<i>k</i>" not in panel.html
+
+
+def test_a_session_that_cannot_be_stored_is_shown(redis_server, redis_client):
+    def unstorable(request: Any) -> Response:
+        request.session["s"] = {1, 2}
+        return _page("set")
+
+    app = toolbar_app(redis_server.url, setup=lambda config: (config.add_route("u", "/u"),
+                                                                config.add_view(unstorable, route_name="u")))
+    response = app.get("/u")
+    assert response.status_int == 200 and redis_client.dbsize() == 0
+    panel = panel_for(app, response)
+    [first_visit, [kind, message]] = panel.table("Reports")
+    assert first_visit[0] == "pyramid_session_redis.exceptions.InvalidSession_NoSessionCookie"
+    assert kind == "pyramid_session_redis.exceptions.SessionPayloadError" and "cannot be stored as JSON" in message
+    assert "(caused by TypeError" in message and panel.subtitle_style == "progress-bar-danger"
 
 
 def test_redis_failures_are_shown(redis_server):
