@@ -28,6 +28,8 @@ setup(
         "testing": [
             "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
             "pyramid_debugtoolbar>=4.12",
+            # docs/faq.rst's pyramid_tm example is run by tests/test_docs_snippets.py.
+            "pyramid_tm>=2", "transaction>=3",
         ],
         "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
@@ -38,6 +40,9 @@ setup(
     entry_points={
         # The operators' tool (docs/cli.rst): pyramid-session-redis development.ini stats
         "console_scripts": ["pyramid-session-redis = pyramid_session_redis.cli:main"],
+        # Always loaded by pytest, it only adds the ini switch pyramid_session_redis_fixtures:
+        # the fixtures (docs/testing.rst) stay off unless a project asks for them.
+        "pytest11": ["pyramid_session_redis = pyramid_session_redis.testing.pytest_entry"],
     },
     classifiers=[
         "Framework :: Pyramid",
