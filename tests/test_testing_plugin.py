@@ -1,12 +1,14 @@
 """The pytest plugin for applications' tests (``pyramid_session_redis.testing.pytest_plugin``)
-and its switch (``pytest_entry``, the ``pytest11`` entry point), run as a user would run
-them: pytester writes a small project's tests and runs pytest on them."""
+and its switch (``_pyramid_session_redis_pytest``, the ``pytest11`` entry point), run as a
+user would run them: pytester writes a small project's tests and runs pytest on them."""
 
 from __future__ import annotations
 
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "pyramid_session_redis.testing.pytest_plugin"
-ENTRY = "pyramid_session_redis.testing.pytest_entry"
+ENTRY = "_pyramid_session_redis_pytest"
 needs_redis = pytest.mark.skipif(find_redis_server() is None, reason="needs a redis-server binary")
 
 # A user's tests: an app whose session is in the plugin's Redis, and tests that use it.
@@ -59,6 +61,14 @@ def test_the_server_is_emptied_between_tests(app, session_redis_client):
     set_session(app, {"n": 41})
     assert app.get("/").text == "42"
 '''
+
+
+@pytest.fixture(autouse=True)
+def no_autoload(monkeypatch):
+    """The runs below load the entry point with ``-p``, as pytest loads it from an
+    installed package, and no other plugin: the same whether or not the package
+    in this environment was installed with the entry point."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
 def _fake_redis_server(pytester: pytest.Pytester, log: Path, name: str = "logging-redis-server") -> str:
@@ -211,6 +221,16 @@ def test_session_options_can_be_overridden_by_the_project(pytester):
 # -- the entry point, as pip installs it ------------------------------------------------
 
 
+def test_loading_the_entry_point_imports_neither_the_package_nor_pyramid():
+    # pytest loads it in every run; pytest-cov starts measuring only afterwards.
+    code = "import sys, _pyramid_session_redis_pytest; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = done.stdout
+    assert "'_pyramid_session_redis_pytest'" in loaded and "'pytest'" in loaded
+    for package in ("pyramid_session_redis", "pyramid", "redis", "webob"):
+        assert f"'{package}'" not in loaded
+
+
 def test_the_package_declares_the_entry_point():
     # setup.py today; pyproject.toml's [project.entry-points.pytest11] once the metadata moves there.
     declared = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "setup.py", ROOT / "pyproject.toml") if p.exists())
@@ -218,7 +238,7 @@ def test_the_package_declares_the_entry_point():
 
 
 @needs_redis
-def test_pytest_loads_the_entry_point_of_an_installed_distribution(pytester):
+def test_pytest_loads_the_entry_point_of_an_installed_distribution(pytester, monkeypatch):
     # A distribution with this entry point on sys.path, as pip would leave it:
     # pytest finds it with importlib.metadata, as it does the installed package's.
     site = pytester.path / "site"
@@ -229,8 +249,8 @@ def test_pytest_loads_the_entry_point_of_an_installed_distribution(pytester):
     pytester.makepyfile(test_user=USER_TESTS)
     pytester.makeini("[pytest]\npyramid_session_redis_fixtures = true\n")
     env_path = os.pathsep.join([str(site), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    pytester._monkeypatch.setenv("PYTHONPATH", env_path)
-    pytester._monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.setenv("PYTHONPATH", env_path)
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     # ... and -p no:NAME turns it off, as for any plugin.

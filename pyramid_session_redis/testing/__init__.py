@@ -15,9 +15,10 @@ the test folder.
   re-exported here.
 - ``pytest_plugin``: fixtures for applications' own tests (a private
   redis-server, session factories), loaded only when a project asks for them
-  (docs/testing.rst); ``pytest_entry`` is the switch pytest always loads.
+  (docs/testing.rst); the switch pytest always loads is the top-level
+  module ``_pyramid_session_redis_pytest``, which imports none of this.
 
-Nothing but those two pytest modules imports pytest.
+Nothing but ``pytest_plugin`` imports pytest.
 """
 
 from __future__ import annotations

@@ -120,10 +120,8 @@ def session_id_of(testapp: Any, factory: Optional[SessionFactory] = None) -> Opt
     if value is None:
         return None
     # As the application reads it: WebTest's set_cookie() stores values quoted.
-    unquoted = [v for n, v in parse_cookie(f"{name}={value}") if n == name.encode("utf-8")]
-    if not unquoted:
-        return None
-    session_id, _ = factory.settings.cookies.verify_value(unquoted[-1].decode("utf-8", "replace"))
+    unquoted = dict(parse_cookie(f"{name}={value}")).get(name.encode("utf-8"), b"")
+    session_id, _ = factory.settings.cookies.verify_value(unquoted.decode("utf-8", "replace"))
     return session_id
 
 

@@ -1,11 +1,15 @@
-"""The package's ``pytest11`` entry point: a switch, and nothing else.
+"""pyramid_session_redis's ``pytest11`` entry point: a switch, and nothing else.
 
-pytest loads this module in every run of a project that has
-pyramid_session_redis installed.  It adds one ini option and registers no
-fixture, so installing the package changes nothing in anybody's tests.  With
+pytest loads this module in every run where pyramid_session_redis is
+installed.  It adds one ini key and registers no fixture, so installing the
+package changes nothing in anybody's tests.  With
 ``pyramid_session_redis_fixtures = true`` in the pytest configuration, it
 loads the fixtures (``pyramid_session_redis.testing.pytest_plugin``), as
 ``-p pyramid_session_redis.testing.pytest_plugin`` would.
+
+It is a top-level module, not part of the package, so that loading it does
+not import pyramid_session_redis (nor Pyramid and redis-py): that happens only
+in runs that turn the fixtures on, after coverage measurement has started.
 """
 
 from __future__ import annotations
