@@ -98,12 +98,14 @@ def test_the_entry_point_adds_only_its_switch_to_pytest_help(pytester):
 
 
 @needs_redis
-@pytest.mark.parametrize("how", ["ini switch", "-p", "pytest_plugins in conftest.py"])
+@pytest.mark.parametrize("how", ["ini switch", "pyproject.toml switch", "-p", "pytest_plugins in conftest.py"])
 def test_the_fixtures_are_there_when_asked_for(pytester, how):
     pytester.makepyfile(test_user=USER_TESTS)
     args = ["-p", ENTRY]  # as the installed entry point is
     if how == "ini switch":
         pytester.makeini("[pytest]\npyramid_session_redis_fixtures = true\n")
+    elif how == "pyproject.toml switch":
+        pytester.makepyprojecttoml("[tool.pytest.ini_options]\npyramid_session_redis_fixtures = true\n")
     elif how == "-p":
         args += ["-p", PLUGIN]
     else:
