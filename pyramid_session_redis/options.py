@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .cookies import MIN_SECRET_BYTES, plausible_id, secret_length
 from .exceptions import InvalidSetting
@@ -52,6 +52,9 @@ class Option:
     default: Any
     doc: str
     group: str
+    # The settings reference's words for the default, where ``default`` alone
+    # would mislead (``secret``'s None is no default: one of it and ``cookie_signer`` is required).
+    shown_default: Optional[str] = None
 
     @property
     def doc_rst(self) -> str:
@@ -61,7 +64,8 @@ class Option:
 
 _OPTIONS: Tuple[Option, ...] = (
     # -- signing ------------------------------------------------------------
-    Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing"),
+    Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing",
+           shown_default="no default: required unless ``cookie_signer`` is given"),
     Option("secret_fallbacks", SECRETS, None, "Earlier secrets, still accepted when reading cookies so that `secret` can be rotated without logging everybody out. Cookies they signed are signed again with `secret` on their next response. In ini: one per line (a secret may hold spaces). Each must be at least 32 bytes long.", "Cookie signing"),
     Option("allow_short_secret", BOOL, False, "Accept a `secret` or `secret_fallbacks` shorter than 32 bytes without the start-up warning (`secret`) or error (`secret_fallbacks`). For tests and examples only: a short secret can be guessed offline from a single signed cookie.", "Cookie signing"),
     Option("cookie_signer", SIGNER, None, "An object with `dumps(str) -> bytes` and `loads(bytes) -> str` (raising ValueError on bad input) that signs the cookie instead of `secret`.", "Cookie signing"),
@@ -113,8 +117,8 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), or msgpack (needs the msgpack package).", "Serialization and hooks"),
     Option("pickle_migration", BOOL, False, "With JSON, also read payloads stored with pickle (by 1.x) and store them again as JSON at the end of the request that reads them, so a site can leave pickle without logging anyone out. Unpickles what Redis holds while it is on: turn it off once the old sessions have expired.", "Serialization and hooks"),
     Option("max_payload_bytes", OPT_COUNT, 1048576, "Largest serialized session that is stored (1 MiB). A larger one is not stored: `do_persist()` raises `SessionPayloadTooLarge`; at the end of the request it goes to `func_payload_error_logger`. A larger payload found in Redis is not decoded: the session is replaced (`InvalidSession_DeserializationError`). None: no limit (1.x had none).", "Serialization and hooks"),
-    Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
-    Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
+    Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks", shown_default="default JSON"),
+    Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks", shown_default="default JSON"),
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
     Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for responses a shared cache may store). See `check_response_allow_cookies`. After `regenerate_id()`, a response refused a cookie ends the session (the old id must not stay in use).", "Serialization and hooks"),
     Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
@@ -439,11 +443,11 @@ def reference_rst() -> str:
         if opt.group != group:
             group = opt.group
             lines += [group, "-" * len(group), ""]
-        default = "JSON" if opt.name in ("serialize", "deserialize") else repr(opt.default)
+        default = f"default ``{opt.default!r}``" if opt.shown_default is None else opt.shown_default
+        where = "Python only (no ini key)" if opt.kind.python_only else f"ini: ``{settings_key(opt.name)}``"
         lines += [
             f"``{opt.name}``",
-            f"    *{opt.kind.name}*, default ``{default}``; ini: ``{settings_key(opt.name)}``"
-            + (" (Python only)" if opt.kind.python_only else ""),
+            f"    *{opt.kind.name}*, {default}; {where}",
             "",
             "    " + opt.doc_rst,
             "",

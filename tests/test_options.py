@@ -326,16 +326,23 @@ def test_id_generator_error_from_ini_names_the_ini_key():
 
 def test_reference_rst_mentions_every_option_and_its_ini_key():
     text = options.reference_rst()
-    for name in options.OPTIONS:
+    for name, opt in options.OPTIONS.items():
         assert f"``{name}``" in text, name
-        assert f"``redis.sessions.{name}``" in text, name
+        assert (f"``redis.sessions.{name}``" in text) is not opt.kind.python_only, name
 
 
-def test_reference_rst_marks_python_only_options():
+def test_reference_rst_gives_python_only_options_no_ini_key():
     text = options.reference_rst()
     for name in ("cookie_expires", "redis_connection_pool"):
-        assert f"``redis.sessions.{name}`` (Python only)" in text
-    assert "``redis.sessions.timeout`` (Python only)" not in text
+        entry = text.split(f"``{name}``\n", 1)[1].split("\n", 1)[0]
+        assert entry.endswith("; Python only (no ini key)") and "redis.sessions." not in entry
+    assert "    *seconds*, default ``1200``; ini: ``redis.sessions.timeout``\n" in text
+    assert text.count("Python only (no ini key)") == 2
+
+
+def test_reference_rst_shows_secret_as_required_not_as_default_none():
+    entry = options.reference_rst().split("``secret``\n", 1)[1].split("\n", 1)[0]
+    assert entry == "    *str or None*, no default: required unless ``cookie_signer`` is given; ini: ``redis.sessions.secret``"
 
 
 def test_reference_rst_has_one_heading_per_group():
