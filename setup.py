@@ -11,6 +11,8 @@ setup(
     long_description_content_type="text/markdown",
     license="BSD-2-Clause",
     packages=find_packages(include=["pyramid_session_redis", "pyramid_session_redis.*"]),
+    # The pytest11 entry point below: top-level, so that pytest loads it without importing the package.
+    py_modules=["_pyramid_session_redis_pytest"],
     include_package_data=True,
     # PEP 561: the package's own annotations are used by type checkers.
     package_data={"pyramid_session_redis": ["py.typed"]},
@@ -31,6 +33,10 @@ setup(
         "testing": [
             "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
             "orjson>=3.9", "pyramid_debugtoolbar>=4.12",
+            # tests/test_loadtest_stall.py: the site under gunicorn while Redis stalls.
+            "gunicorn",
+            # docs/faq.rst's pyramid_tm example is run by tests/test_docs_snippets.py.
+            "pyramid_tm>=2", "transaction>=3",
         ],
         "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
@@ -41,6 +47,9 @@ setup(
     entry_points={
         # The operators' tool (docs/cli.rst): pyramid-session-redis development.ini stats
         "console_scripts": ["pyramid-session-redis = pyramid_session_redis.cli:main"],
+        # Always loaded by pytest, it only adds the ini switch pyramid_session_redis_fixtures:
+        # the fixtures (docs/testing.rst) stay off unless a project asks for them.
+        "pytest11": ["pyramid_session_redis = _pyramid_session_redis_pytest"],
     },
     classifiers=[
         "Framework :: Pyramid",

@@ -37,6 +37,15 @@ def _as_bytes(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+# Shorter secrets can be guessed offline from a single signed cookie.
+MIN_SECRET_BYTES = 32
+
+
+def secret_length(secret: str) -> int:
+    """The length in bytes of ``secret`` as the HMAC key uses it."""
+    return len(_as_bytes(secret))
+
+
 class Signer(Protocol):
     """What ``cookie_signer`` must provide (``SessionIdSigner`` is one)."""
 
@@ -327,9 +336,38 @@ def add_vary_cookie(response: Any) -> None:
         response.vary = (*vary, "Cookie")
 
 
+# One Cache-Control directive: a name, and a value that may be a quoted list.
+_DIRECTIVE = re.compile(r'([^\s,="]+)(?:\s*=\s*("[^"]*"|[^\s,]*))?')
+
+
+def _kept_from_shared_caches(cache_control: str) -> bool:
+    """Whether a response with this Cache-Control cannot give its Set-Cookie to
+    a shared cache: ``no-store`` (no cache keeps it), ``private`` (only the
+    browser may), or ``private="set-cookie"`` (a shared cache may keep the
+    response, but not that header).  ``no-cache`` is not enough: a cache may
+    keep such a response, and serve it, cookie included, once revalidated."""
+    for found in _DIRECTIVE.finditer(cache_control):
+        name, value = found.group(1).lower(), found.group(2)
+        if name == "no-store":
+            return True
+        if name == "private":
+            if not value:
+                return True
+            fields = value.strip('"').lower().replace(",", " ").split()
+            if "set-cookie" in fields:
+                return True
+    return False
+
+
 def check_response_allow_cookies(response: Any) -> bool:
     """A ready ``func_check_response_allow_cookies``: no session cookie on a
-    response that declares itself cacheable (it has ``Expires`` or
-    ``Cache-Control``), so a shared cache never stores one user's cookie."""
+    response that a shared cache may store (it has ``Expires`` or
+    ``Cache-Control``), so that a cache never hands one user's cookie to
+    another.  A response marked ``no-store`` or ``private`` is not one: a
+    shared cache keeps neither, so it may carry the cookie (a login response
+    usually is such a response, and must carry the new id)."""
     headers = response.headers
-    return "expires" not in headers and "cache-control" not in headers
+    cache_control = [value for name, value in headers.items() if name.lower() == "cache-control"]
+    if cache_control and _kept_from_shared_caches(", ".join(cache_control)):
+        return True
+    return "expires" not in headers and not cache_control

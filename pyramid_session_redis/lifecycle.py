@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, Optional, TypeVar, cast
 
 from . import persist
 from .cookies import add_vary_cookie
-from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError
-from .loading import load
+from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError, SessionPayloadError
+from .loading import Damaged, load
 from .policy import Cookie, SessionView, cookie_action
 from .resolved import Hooks, SessionSettings
 from .store import Store
@@ -189,6 +189,9 @@ class SessionState:
             self._backend_failed(exc)
             self._degraded = True  # (only reached in degrade mode) empty, unstored, cookie untouched
             return
+        if isinstance(found, Damaged):
+            self._doomed = found.session_id  # deleted at the end of the request: not kept alive by reads
+            found = found.reason
         if isinstance(found, InvalidSession):
             self._bad_cookie = type(found) is not InvalidSession_NoSessionCookie
             if self._hooks.invalid is not None:
@@ -275,6 +278,13 @@ class SessionState:
             # Raised (default): the client gets an error, so nobody believes a
             # write stuck that did not.  Degraded: the response stands.
             self._backend_failed(exc, lost_write=True)
+        except SessionPayloadError as exc:
+            # No view or exception view runs any more: raising would only swap
+            # the response for a bare 500.  Redis keeps what it held.
+            if self._hooks.payload_error is not None:
+                self._hooks.payload_error(self.request, exc)
+            log.error("pyramid_session_redis: the session was not stored at the end of the request "
+                      "(session %s): %s", _hashed(self._session_id), exc)
         finally:
             self._response = self._version_to = None  # break the reference cycle early
 

@@ -24,14 +24,22 @@ import functools
 import io
 import itertools
 import json
+import math
 import os
 import pickle
 import secrets
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
-from .exceptions import InvalidSession_PayloadLegacy
+from .exceptions import InvalidSession_PayloadLegacy, SessionPayloadError
 
 VERSION = 1
+
+# The ranges a payload's numbers must be in; outside them it is damaged (and
+# an expiry computed from it could be one Redis refuses: EX must stay below
+# about 2**63 milliseconds).  The ``timeout`` option is held to the same bound.
+MAX_TIMEOUT = 3_155_760_000  # seconds: 100 years
+MAX_EPOCH = 253_402_300_799  # 9999-12-31 23:59:59 UTC, for "c" and "x"
+MAX_STAMP = 64  # characters; ours have 24
 
 Serialize = Callable[[Dict[str, Any]], Any]
 Deserialize = Callable[[bytes], Any]
@@ -63,10 +71,14 @@ def json_serialize(payload: Dict[str, Any]) -> bytes:
     None, list, dict with str keys); tuples come back as lists."""
     try:
         return _json_encode(payload).encode("utf-8")
-    except TypeError as exc:
-        raise TypeError(
-            f"a session value cannot be stored as JSON ({exc}); store JSON types only, "
-            "or configure a serializer that handles it (serialize/deserialize)"
+    except (TypeError, ValueError, RecursionError) as exc:
+        # TypeError: not a JSON type; ValueError: a circular reference, or a lone
+        # surrogate that UTF-8 cannot hold (UnicodeEncodeError); RecursionError:
+        # nested deeper than the encoder goes.
+        raise SessionPayloadError(
+            f"a session value cannot be stored as JSON ({type(exc).__name__}: {exc}); store JSON types only "
+            "(str without lone surrogates, numbers, bool, None, lists and dicts with str keys, not nested "
+            "hundreds deep), or configure a serializer that handles it (serialize/deserialize)"
         ) from exc
 
 
@@ -321,21 +333,27 @@ def encode(
     return out
 
 
-def _int_or_none(value: Any) -> Optional[int]:
-    if type(value) is int:  # as written by encode()
-        return value
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedPayload(f"expected a number, got {type(value).__name__}")
-    return int(value)
+def _number(obj: Dict[str, Any], key: str, low: int, high: int) -> Optional[int]:
+    """Field ``key``: absent or None, or a number within ``low..high``, made
+    whole (1.x payloads may hold floats); ``MalformedPayload`` for anything else."""
+    value = obj.get(key)
+    if type(value) is not int:  # (an int is what encode() writes: the fast path)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise MalformedPayload(f"payload field {key!r} is not a number ({type(value).__name__})")
+    if not low <= value <= high:
+        raise MalformedPayload(f"payload field {key!r} is out of range ({low}..{high})")
+    return value if type(value) is int else int(value)
 
 
 def decode(obj: Any) -> Payload:
     """Check a deserialized payload.
 
     Raises ``InvalidSession_PayloadLegacy`` for something that is not a payload
-    of a version we know, ``MalformedPayload`` for a damaged one.
+    of a version we know, ``MalformedPayload`` for a damaged one: a field
+    missing, of the wrong type, or out of range (so that nothing computed from
+    it, a TTL above all, is ever refused by Redis).
     """
     if not isinstance(obj, dict) or type(obj.get("v")) is not int or obj["v"] != VERSION:
         version = obj.get("v") if isinstance(obj, dict) else None
@@ -343,9 +361,11 @@ def decode(obj: Any) -> Payload:
     data = obj.get("m")
     if not isinstance(data, dict):
         raise MalformedPayload("payload has no managed dict")
-    created = _int_or_none(obj.get("c"))
+    created = _number(obj, "c", 1, MAX_EPOCH)
     if created is None:
         raise MalformedPayload("payload has no creation time")
     stamp = obj.get("s")
-    return Payload(data, created, _int_or_none(obj.get("t")), _int_or_none(obj.get("x")),
-                   stamp if type(stamp) is str else None)
+    if stamp is not None and not (type(stamp) is str and 0 < len(stamp) <= MAX_STAMP and stamp.isascii()):
+        # A write compares and replaces the stamp as ASCII bytes (head_of, restamped).
+        raise MalformedPayload("payload stamp is not a short ASCII string")
+    return Payload(data, created, _number(obj, "t", 1, MAX_TIMEOUT), _number(obj, "x", 1, MAX_EPOCH), stamp)

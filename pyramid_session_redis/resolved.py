@@ -49,11 +49,13 @@ class Hooks:
     conflict: Optional[Reporter] = None  # func_conflict_logger
     backend_error: Optional[Reporter] = None  # func_backend_error_logger
     decided: Optional[Callable[[SessionView, Decision, Dict[str, Any]], None]] = None
+    payload_error: Optional[Reporter] = None  # func_payload_error_logger
 
     @classmethod
     def from_options(cls, options: Dict[str, Any]) -> Hooks:
         return cls(
-            options["func_invalid_logger"], options["func_conflict_logger"], options["func_backend_error_logger"]
+            options["func_invalid_logger"], options["func_conflict_logger"], options["func_backend_error_logger"],
+            payload_error=options["func_payload_error_logger"],
         )
 
 

@@ -62,11 +62,12 @@ def test_show_escapes_what_a_terminal_would_act_on(ini, redis_server, capsys):
 
 
 def test_show_a_cookie_signed_with_a_fallback_secret(tmp_path, redis_server, redis_client, capsys):
-    app = make_app(redis_server.url, prefix=PREFIX, secret="the-old-secret")
+    old = "the old secret, a passphrase of words"
+    app = make_app(redis_server.url, prefix=PREFIX, secret=old)
     session_id = new_session(app)
     cookie = app.cookies["session"]
-    path = write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret="the new secret",
-                     secret_fallbacks="an-older-one the-old-secret")
+    path = write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret="the new secret, a passphrase too",
+                     secret_fallbacks=f"\n    an older one, also a long passphrase\n    {old}")
     status, out, _ = run(capsys, path, "show", cookie)
     assert status == 0
     assert out.splitlines()[0] == (

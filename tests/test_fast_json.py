@@ -21,13 +21,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyramid_session_redis import payload
-from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy
+from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy, SessionPayloadError
 
 from .test_payload import JSON_CORPUS, UNPICKLED, Tripwire
 
 FAST = ("orjson", "msgspec")
 PAIRS = {name: payload.named_serializer(name) for name in ("json", *FAST)}
-REFUSED = "refused"  # the json serializer's TypeError
+REFUSED = "refused"  # the json serializer's SessionPayloadError
 
 
 @pytest.fixture(params=FAST)
@@ -40,7 +40,7 @@ def stored_and_read(name, value):
     serialize, deserialize = PAIRS[name]
     try:
         raw = serialize({"m": {"k": value}})
-    except TypeError as exc:
+    except SessionPayloadError as exc:
         assert str(exc).startswith("a session value cannot be stored as JSON (")  # json's error, as it is
         return REFUSED
     return deserialize(raw)["m"]["k"]
@@ -178,20 +178,27 @@ def test_where_values_differ_from_json(value, as_json, as_orjson, as_msgspec):
     assert {name: repr(v) for name, v in got.items()} == {name: repr(v) for name, v in expected.items()}
 
 
-def test_a_lone_surrogate_raises_what_json_raises(fast):
-    with pytest.raises(UnicodeEncodeError):
-        payload.json_serialize({"m": {"k": "\ud800"}})
-    with pytest.raises(UnicodeEncodeError):
-        PAIRS[fast][0]({"m": {"k": "\ud800"}})
-
-
-def test_a_circular_value_raises_what_json_raises(fast):
+def circular():
     loop = []
     loop.append(loop)
-    with pytest.raises(ValueError, match="Circular reference"):
-        payload.json_serialize({"m": {"k": loop}})
-    with pytest.raises(ValueError, match="Circular reference"):
-        PAIRS[fast][0]({"m": {"k": loop}})
+    return loop
+
+
+@pytest.mark.parametrize("value, cause", [
+    (1j, TypeError),
+    ({(1, 2): 1}, TypeError),
+    ("\ud800", UnicodeEncodeError),
+    (circular(), ValueError),
+    (nested(5000), RecursionError),
+], ids=["complex", "tuple key", "lone surrogate", "circular", "5000 levels"])
+def test_what_none_of_them_can_store_raises_the_json_serializers_error(fast, value, cause):
+    stored = {"m": {"k": value}}
+    with pytest.raises(SessionPayloadError) as by_json:
+        payload.json_serialize(stored)
+    with pytest.raises(SessionPayloadError) as by_fast:
+        PAIRS[fast][0](stored)
+    assert str(by_fast.value) == str(by_json.value) and str(by_json.value).startswith("a session value cannot be")
+    assert type(by_fast.value.__cause__) is type(by_json.value.__cause__) is cause
 
 
 def test_the_stored_format_is_the_json_serializers_byte_for_byte_for_plain_values(fast):

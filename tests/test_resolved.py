@@ -18,7 +18,7 @@ from pyramid_session_redis.payload import json_deserialize, json_serialize, migr
 from pyramid_session_redis.policy import resolve_rules
 from pyramid_session_redis.resolved import Hooks, SessionSettings, default_id_generator, serializers, unpickles
 
-SECRET = "a secret for the resolved tests"
+SECRET = "a secret for the tests of resolved.py"
 
 
 def options(**kwargs):

@@ -13,10 +13,12 @@ import sys
 
 import msgpack
 import pytest
+from pyramid.config import Configurator
 from pyramid.response import Response
+from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory, session_factory_from_settings
-from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy, InvalidSetting
+from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy, InvalidSetting, SessionPayloadError
 
 from .app import SECRET, make_app
 
@@ -255,16 +257,32 @@ def test_switching_between_json_orjson_and_msgspec_keeps_users_logged_in(redis_s
 
 
 @pytest.mark.parametrize("serializer", JSON_NAMES)
-@pytest.mark.parametrize("value", [1j, object(), {(1, 2): "tuple key"}], ids=["complex", "object", "tuple key"])
-def test_a_value_none_of_them_can_store_fails_the_request_with_the_json_serializers_type_error(
-        redis_server, redis_client, serializer, value):
+@pytest.mark.parametrize("value", [1j, {(1, 2): "tuple key"}, "\ud800"], ids=["complex", "tuple key", "surrogate"])
+def test_a_value_none_of_them_can_store_is_the_json_serializers_payload_error(redis_server, redis_client,
+                                                                             serializer, value):
     def store(request):
         request.session["v"] = value
+        if request.params.get("now"):
+            request.session.do_persist()
         return Response("ok")
 
-    app = make_app(redis_server.url, views={"store": store}, serializer=serializer)
-    with pytest.raises(TypeError, match=r"^a session value cannot be stored as JSON \(.*store JSON types only"):
-        app.get("/store")
+    def handled(exc, request):
+        return Response(str(exc), status=400)
+
+    reports = []
+    app = make_app(redis_server.url, views={"store": store}, serializer=serializer,
+                   func_payload_error_logger=lambda request, exc: reports.append(exc))
+    assert app.get("/store").status_int == 200  # at the end of the request: reported and logged
+    (exc,) = reports
+    assert type(exc) is SessionPayloadError and str(exc).startswith("a session value cannot be stored as JSON (")
+    expected = str(exc)
+    config = Configurator()
+    config.set_session_factory(app.factory)
+    config.add_route("store", "/store")
+    config.add_view(store, route_name="store")
+    config.add_view(handled, context=SessionPayloadError)
+    response = TestApp(config.make_wsgi_app()).get("/store?now=1", expect_errors=True)  # do_persist() raises it
+    assert response.status_int == 400 and response.text == expected
     assert redis_client.keys("*") == []
 
 
@@ -278,8 +296,10 @@ def test_a_datetime_is_stored_by_orjson_and_msgspec_and_comes_back_as_a_string(r
     app.get("/stamp")
     assert json.loads(only_value(redis_client)[1])["m"] == {"when": "2026-11-23T15:43:01"}
     assert app.get("/read?key=when").text == "'2026-11-23T15:43:01'"
-    with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
-        make_app(redis_server.url, views={"stamp": stamp}).get("/stamp")  # json refuses it
+    reports = []
+    make_app(redis_server.url, views={"stamp": stamp}, func_payload_error_logger=lambda request, exc: reports.append(exc)
+             ).get("/stamp")
+    assert "Object of type datetime is not JSON serializable" in str(reports[0])  # json refuses it
 
 
 @pytest.mark.parametrize("serializer", ["orjson", "msgspec"])
