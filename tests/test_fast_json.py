@@ -171,6 +171,19 @@ DIFFERENCES = [
 ]
 
 
+@pytest.mark.parametrize("name, session", [
+    ("orjson", {"nan": float("nan"), "big": 2**64}),
+    ("orjson", {"nan": float("nan"), "keys": {1: "a"}}),
+    ("msgspec", {"nan": float("nan"), "keys": {True: "a"}}),
+    ("msgspec", {"nan": float("nan"), "keys": {None: "a"}}),
+])
+def test_a_session_left_to_json_keeps_nan_as_json_does(name, session):
+    serialize, deserialize = PAIRS[name]
+    raw = serialize({"m": session})
+    assert raw == payload.json_serialize({"m": session}) and b"NaN" in raw
+    assert repr(deserialize(raw)) == repr(json.loads(raw))
+
+
 @pytest.mark.parametrize("value, as_json, as_orjson, as_msgspec", DIFFERENCES)
 def test_where_values_differ_from_json(value, as_json, as_orjson, as_msgspec):
     got = {name: stored_and_read(name, value) for name in ("json", "orjson", "msgspec")}
