@@ -14,7 +14,7 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "browser: installing chromium with apt-get" >&2
     start=$SECONDS
     log=$(mktemp)
-    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >"$log" 2>&1; then
+    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation) >"$log" 2>&1; then
         echo "browser: chromium installed in $((SECONDS - start)) s" >&2
     else
         tail -n 20 "$log" >&2
