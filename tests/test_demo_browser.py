@@ -124,8 +124,8 @@ def table_rows(locator: Any) -> List[List[str]]:
 
 
 def submit(page: Any, button: str) -> None:
-    """Press a form's button and wait for the page that the POST's redirect leads to."""
-    with page.expect_navigation():
+    """Press a form's button and wait until the page that the POST's redirect leads to has loaded."""
+    with page.expect_event("load"):
         page.click(f"button:has-text('{button}')")
 
 
