@@ -21,15 +21,18 @@ setup(
     # installed with it (scripts/matrix.sh's floor job tests exactly these minimums).
     install_requires=["pyramid>=2.0", "webob>=1.8.6", "redis>=4.6"],
     extras_require={
-        # msgspec, when installed, decodes stored JSON 2-4x faster (docs/performance.rst).
+        # msgspec, when installed, decodes stored JSON 2-4x faster (docs/performance.rst);
+        # serializer = msgspec also encodes with it (docs/serializers.rst).
         "msgspec": ["msgspec>=0.18"],
+        # serializer = orjson
+        "orjson": ["orjson>=3.9"],
         # serializer = msgpack
         "msgpack": ["msgpack>=1.0"],
         # The toolbar panel (docs/debugtoolbar.rst): config.include("pyramid_session_redis.debugtoolbar").
         "debugtoolbar": ["pyramid_debugtoolbar>=4.12"],
         "testing": [
             "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
-            "pyramid_debugtoolbar>=4.12",
+            "orjson>=3.9", "pyramid_debugtoolbar>=4.12",
             # tests/test_loadtest_stall.py: the site under gunicorn while Redis stalls.
             "gunicorn",
             # docs/faq.rst's pyramid_tm example is run by tests/test_docs_snippets.py.

@@ -25,7 +25,7 @@ import wsgiapps
 if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"], ["ours+cache"]):
     # As a default install runs: without the msgspec extra's decoder (the
     # "ours+msgspec" worker measures it; msgspec stays importable for the
-    # rows that pass it explicitly as serialize/deserialize).
+    # rows that configure serializer = msgspec, which does not use that decoder).
     from pyramid_session_redis import payload
 
     payload._fast_decode = None

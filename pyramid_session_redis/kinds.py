@@ -310,5 +310,5 @@ HOSTS = Kind(
 CERT_REQS = _choice("required", "optional", "none")
 ON_CONFLICT = _choice("merge", "overwrite", "raise")
 ON_BACKEND_ERROR = _choice("raise", "degrade")
-SERIALIZER = _choice("json", "pickle", "msgpack", optional=True)
+SERIALIZER = _choice("json", "pickle", "msgpack", "orjson", "msgspec", optional=True)
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)

@@ -8,6 +8,7 @@ parsing (``redis.sessions.<name>``) and the settings reference in the docs.
 from __future__ import annotations
 
 import difflib
+import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
@@ -114,7 +115,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("redis_sentinel_password", OPT_STR, None, "Password of the sentinels themselves (`redis_password` is the master's).", "Sentinel and Cluster"),
     Option("redis_cluster", BOOL, False, "Talk to a Redis Cluster: `redis_url` (or host and port) names one node, the client finds the others. Every command is single-key, so nothing else changes.", "Sentinel and Cluster"),
     # -- hooks ----------------------------------------------------------------
-    Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), or msgpack (needs the msgpack package).", "Serialization and hooks"),
+    Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), msgpack (needs the msgpack package), or orjson or msgspec (need that package): the same JSON as json, written and read faster, with a few values stored differently (docs/serializers.rst). json, orjson and msgspec read each other's sessions, so a site can switch between them without logging anyone out.", "Serialization and hooks"),
     Option("pickle_migration", BOOL, False, "With JSON, also read payloads stored with pickle (by 1.x) and store them again as JSON at the end of the request that reads them, so a site can leave pickle without logging anyone out. Unpickles what Redis holds while it is on: turn it off once the old sessions have expired.", "Serialization and hooks"),
     Option("max_payload_bytes", OPT_COUNT, 1048576, "Largest serialized session that is stored (1 MiB). A larger one is not stored: `do_persist()` raises `SessionPayloadTooLarge`; at the end of the request it goes to `func_payload_error_logger`. A larger payload found in Redis is not decoded: the session is replaced (`InvalidSession_DeserializationError`). None: no limit (1.x had none).", "Serialization and hooks"),
     Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks", shown_default="default JSON"),
@@ -323,12 +324,12 @@ def _check_serializer(values: Dict[str, Any], s: Callable[[str], str]) -> None:
         raise InvalidSetting(f"give {s('serializer')} or {s('serialize')}/{s('deserialize')}, not both")
     if values["pickle_migration"] and (values["serialize"] is not None or name not in (None, "json")):
         raise InvalidSetting(f"{s('pickle_migration')} moves sessions to JSON: it needs {s('serializer')} = json")
-    if name == "msgpack":
+    if name in ("msgpack", "orjson", "msgspec"):  # (the serializer's package has the same name)
         try:
-            import msgpack  # noqa: F401
+            importlib.import_module(name)
         except ImportError:
             raise InvalidSetting(
-                f"{s('serializer')} = 'msgpack' needs the msgpack package: pip install msgpack"
+                f"{s('serializer')} = {name!r} needs the {name} package: pip install {name}"
             ) from None
 
 

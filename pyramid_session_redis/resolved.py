@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyramid_session_redis")
 
 DEFAULT_SOCKET_TIMEOUT = 5.0  # redis_socket_timeout's default
+# The named serializers besides json that store JSON, and read a 1.x pickle of plain data as json does.
+JSON_LIKE = ("orjson", "msgspec")
 
 Reporter = Callable[[Any, Exception], Any]  # a hook: called with the request and what went wrong
 Serialize = Callable[[Any], Any]
@@ -87,7 +89,9 @@ class SessionSettings:
             serialize=serialize,
             deserialize=deserialize,
             new_id=options["id_generator"] or default_id_generator,
-            rewrite_pickles=deserialize is json_deserialize or options["pickle_migration"],
+            rewrite_pickles=(
+                deserialize is json_deserialize or options["pickle_migration"] or options["serializer"] in JSON_LIKE
+            ),
             max_payload_bytes=options["max_payload_bytes"],
             checked_writes=options["on_conflict"] != "overwrite",
             merge_conflicts=options["on_conflict"] == "merge",

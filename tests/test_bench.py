@@ -45,6 +45,17 @@ def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redi
         assert counts == {load: 1, "evalsha": 1}  # on_conflict defaults to merge: the checked write
 
 
+SERIALIZER_ROWS = [Row(row.scenario, row.policy, 0) for row in serializer_rows() if row.policy != "default"]
+
+
+@pytest.mark.parametrize("row", SERIALIZER_ROWS, ids=[row.label for row in SERIALIZER_ROWS])
+def test_the_serializer_rows_measure_the_named_serializers(row, redis_server, redis_client, commands):
+    assert wsgiapps.policy_options(row.policy) == {"serializer": row.policy}  # what users configure
+    counts, _ = _one_request("ours", row, redis_server.url, commands)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours")
+    assert json.loads(redis_client.get(redis_client.keys("*")[0]))["v"] == 1  # the same JSON payload
+
+
 CACHED_ROWS = [row for row in ROWS if "ours+cache" in impls_for(row, ["ours", "ours+cache"])]
 
 

@@ -146,7 +146,8 @@ def test_custom_pickle_callables_warn_too(caplog):
     assert "are unpickled" in caplog.text
 
 
-@pytest.mark.parametrize("options", [{}, {"serializer": "json"}, {"serializer": "msgpack"}])
+@pytest.mark.parametrize("options", [{}, {"serializer": "json"}, {"serializer": "msgpack"}, {"serializer": "orjson"},
+                                     {"serializer": "msgspec"}])
 def test_the_factory_warns_nothing_when_nothing_is_unpickled(caplog, options):
     with caplog.at_level(logging.DEBUG, "pyramid_session_redis"):
         factory_for("redis://127.0.0.1:1/0", **options)

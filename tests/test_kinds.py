@@ -482,5 +482,5 @@ def test_from_ini_raises_value_error_for_text_the_kind_does_not_accept(kind, tex
 
 def test_a_choice_lists_its_words_and_says_when_none_is_accepted():
     assert kinds.ON_BACKEND_ERROR.accepts == "'raise' or 'degrade'"
-    assert kinds.SERIALIZER.accepts == "'json' or 'pickle' or 'msgpack', or None"
-    assert kinds.SERIALIZER.name == "json|pickle|msgpack or None"
+    assert kinds.SERIALIZER.accepts == "'json' or 'pickle' or 'msgpack' or 'orjson' or 'msgspec', or None"
+    assert kinds.SERIALIZER.name == "json|pickle|msgpack|orjson|msgspec or None"

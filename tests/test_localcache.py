@@ -516,3 +516,25 @@ def test_bad_settings_name_the_setting(key, value, accepts):
     with pytest.raises(InvalidSetting) as caught:
         session_factory_from_settings({"redis.sessions.secret": SECRET, f"redis.sessions.{key}": value})
     assert f"redis.sessions.{key}" in str(caught.value) and accepts in str(caught.value)
+
+
+def test_held_sessions_are_served_while_redis_is_stalled():
+    """A copy needs no Redis: with Redis stopped (SIGSTOP), a worker that holds
+    the session still serves it; another worker must ask Redis, and fails."""
+    from pyramid_session_redis.exceptions import SessionBackendError
+    from pyramid_session_redis.testing.servers import RedisServer
+
+    with RedisServer() as server:
+        app = make_app(server.url, local_cache=100, redis_socket_timeout=0.3)
+        other = make_app(server.url, local_cache=100, redis_socket_timeout=0.3)
+        other.cookiejar = app.cookiejar  # one browser, two workers
+        app.get("/write", params={"key": "a", "value": "1"})
+        app.get("/read", params={"key": "a"})  # held from now on
+        server.pause()
+        try:
+            assert app.get("/read", params={"key": "a"}).text == "'1'"
+            with pytest.raises(SessionBackendError):
+                other.get("/read", params={"key": "a"})
+            assert app.get("/read", params={"key": "a"}).text == "'1'"  # (the breaker is the other's)
+        finally:
+            server.resume()
