@@ -39,6 +39,10 @@ setup(
             "pyramid_tm>=2", "transaction>=3",
         ],
         "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
+        # tests/test_demo_browser.py: Playwright drives the system's Chromium through the demo
+        # (scripts/browser.sh installs both).  Not in `testing`: ~170 MB that only that test
+        # uses, and useless without a Chromium; the test skips without them.
+        "browser": ["playwright>=1.40"],
         # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
         "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
         # scripts/lint.sh; pinned, so that a new release cannot break CI overnight.
