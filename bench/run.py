@@ -58,9 +58,11 @@ def _size_name(size: int) -> str:
 def main_rows() -> List[Row]:
     rows = [Row("untouched"), Row("new"), Row("read"), Row("write"), Row("nested")]
     rows += [Row("read", size=K10), Row("write", size=K10), Row("read", size=K100), Row("write", size=K100)]
-    for policy in ("trigger", "lru", "readheavy", "pickle"):
+    for policy in ("trigger", "lru", "readheavy", "pickle", "json"):
         rows += [Row("read", policy), Row("write", policy)]
     rows.append(Row("new", "pickle"))
+    # Like for like against 1.8.1 on a larger session: pickle with pickle, JSON with JSON.
+    rows += [Row("read", "pickle", K10), Row("write", "pickle", K10), Row("read", "json", K10), Row("write", "json", K10)]
     return rows
 
 
@@ -268,7 +270,9 @@ Columns: ours' time per request and throughput; then ours' throughput divided by
   floor    the raw redis-py commands of the scenario, nothing else
   fl+cod   the floor plus stdlib JSON decode (and encode, for writes) of the payload
   1.8.1    pyramid_session_redis 1.8.1 with its defaults (pickle), same options otherwise
-           (in read-heavy mode with python_expires=False, which 1.8.1 requires there)
+           (in read-heavy mode with python_expires=False, which 1.8.1 requires there);
+           like for like on the [pickle] rows (both pickle) and the [json] rows (1.8.1 given
+           JSON callables, ours as it ships)
   none     no session factory at all;  signed  Pyramid's SignedCookieSessionFactory
   hiredis  ours with hiredis installed, divided by ours without it (a speed-up above 1)
   msgspec  ours with the msgspec extra installed (faster decoding), divided by ours without it

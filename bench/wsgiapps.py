@@ -228,7 +228,9 @@ def make_app(impl: str, redis_url: str, scenario: str, policy: str, size: int) -
     if impl in SESSION_IMPLS:
         from pyramid_session_redis import RedisSessionFactory
 
-        options = policy_options(policy)
+        # "json" compares JSON with JSON: 1.8.1 is given JSON callables, ours
+        # runs as it ships (JSON is its default).
+        options = {} if (policy == "json" and impl != "v181") else policy_options(policy)
         if impl == "ours+overwrite":
             options["on_conflict"] = "overwrite"
         if impl == "ours+cache":
