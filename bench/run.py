@@ -313,8 +313,11 @@ def check_targets(report: Report, results: Dict[Row, Result], serial: Dict[str, 
                           f"{format_commands(got)} (table: {format_commands(dict(want))})")
     for row, res in results.items():
         if "ours+cache" in res.per_impl:
-            report.target(f"local_cache hit sends no command: {row.label}", res.commands["ours+cache"] == {},
-                          format_commands(res.commands["ours+cache"]))
+            # All but the reload once an entry is local_cache_max_age old (5 s): a batch
+            # of thousands of requests may include one.
+            sent = sum(res.commands["ours+cache"].values())
+            report.target(f"local_cache hits send no command (but one reload per max age): {row.label}",
+                          sent < 0.01, f"{sent:.4f} commands/request")
             if row.size == SMALL:
                 ratio = res.ratio("ours+cache", "ours")
                 report.target(f"local_cache hit >= 2.5x ours reading Redis: {row.label}", ratio >= 2.5,
