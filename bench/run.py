@@ -217,7 +217,10 @@ def format_commands(counts: Dict[str, float]) -> str:
         return "-"
     parts = []
     for name, per in sorted(counts.items()):
-        shown = f"{per:.0f}" if abs(per - round(per)) < 0.005 else f"{per:.2f}"
+        if 0 < per < 0.005:
+            shown = f"{per:.4f}"  # (a rare reload, as local_cache's once per max age)
+        else:
+            shown = f"{per:.0f}" if abs(per - round(per)) < 0.005 else f"{per:.2f}"
         parts.append(f"{shown} {name.upper()}")
     return " + ".join(parts)
 
