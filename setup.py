@@ -1,51 +1,5 @@
-from setuptools import find_packages, setup
+"""A shim for tools that still run ``setup.py``: the metadata is in pyproject.toml's [project]."""
 
-with open("README.md", encoding="utf-8") as fh:
-    long_description = fh.read()
+from setuptools import setup
 
-setup(
-    name="pyramid_session_redis",
-    version="2.0.0.dev0",
-    description="Server-side Pyramid sessions in Redis: lazy, and one Redis command per request.",
-    long_description=long_description,
-    long_description_content_type="text/markdown",
-    license="BSD-2-Clause",
-    packages=find_packages(include=["pyramid_session_redis", "pyramid_session_redis.*"]),
-    include_package_data=True,
-    # PEP 561: the package's own annotations are used by type checkers.
-    package_data={"pyramid_session_redis": ["py.typed"]},
-    python_requires=">=3.8",
-    # webob>=1.8.3, not 1.8: pyramid 2.0 itself requires 1.8.3, so nothing older can be
-    # installed with it (scripts/matrix.sh's floor job tests exactly these minimums).
-    install_requires=["pyramid>=2.0", "webob>=1.8.6", "redis>=4.6"],
-    extras_require={
-        # msgspec, when installed, decodes stored JSON 2-4x faster (docs/performance.rst).
-        "msgspec": ["msgspec>=0.18"],
-        # serializer = msgpack
-        "msgpack": ["msgpack>=1.0"],
-        # The toolbar panel (docs/debugtoolbar.rst): config.include("pyramid_session_redis.debugtoolbar").
-        "debugtoolbar": ["pyramid_debugtoolbar>=4.12"],
-        "testing": [
-            "pytest>=7", "pytest-cov", "webtest>=3", "hypothesis>=6", "msgspec>=0.18", "msgpack>=1.0",
-            "pyramid_debugtoolbar>=4.12",
-        ],
-        "demo": ["waitress", "pyramid_debugtoolbar>=4.12"],
-        # The benchmark's own needs (scripts/bench.sh): plots, and what it measures.
-        "bench": ["matplotlib", "hiredis", "orjson", "msgspec", "waitress"],
-        # scripts/lint.sh; pinned, so that a new release cannot break CI overnight.
-        "lint": ["mypy==2.4.1", "ruff==0.17.6"],
-    },
-    entry_points={
-        # The operators' tool (docs/cli.rst): pyramid-session-redis development.ini stats
-        "console_scripts": ["pyramid-session-redis = pyramid_session_redis.cli:main"],
-    },
-    classifiers=[
-        "Framework :: Pyramid",
-        "Intended Audience :: Developers",
-        "Programming Language :: Python :: 3",
-        "Typing :: Typed",
-        "Topic :: Internet :: WWW/HTTP :: Session",
-    ],
-    keywords="pyramid session redis",
-    zip_safe=False,
-)
+setup()
