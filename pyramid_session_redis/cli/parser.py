@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any, List, Optional, Sequence
 
+from .. import __version__
 from ..exceptions import SessionBackendError
 from .errors import INTERRUPTED, PROG, REDIS_FAILED, USAGE, Failure, fail, redis_error
 from .purge import cmd_purge
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reading its redis.sessions.* settings from its ini file as pshell does.",
         epilog="Exit status: 0 done, 1 not found or refused, 2 usage or settings error, 3 Redis failed.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, top=True)
     parser.add_argument("config_uri", help="the application's ini file, optionally with #section (default: main)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
