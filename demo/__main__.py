@@ -52,6 +52,8 @@ def redis_url() -> Iterator[str]:
         return
     with RedisServer() as server:
         print(f"demo: started a private redis-server at {server.url} ({server.binary})", flush=True)
+        STOPPING.clear()
+        REDIS_LOST.clear()
         watch = threading.Thread(target=watch_redis, args=(server,), name="watch-redis", daemon=True)
         watch.start()
         try:

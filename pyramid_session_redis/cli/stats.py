@@ -98,8 +98,8 @@ class Sample:
 
     @property
     def scale(self) -> float:
-        """Each drawn key stands for this many keys of the database."""
-        return self.keys / self.draws if self.draws else 0.0
+        """Each drawn key stands for this many keys of the database (a sample has one draw at least)."""
+        return self.keys / self.draws
 
 
 class SampleProgress(Progress):
@@ -107,12 +107,9 @@ class SampleProgress(Progress):
         return f"{self.label}: drew {scanned} random keys, {deleted} of them sessions"
 
 
-def take_sample(
-    target: Target, wanted: int, batch: int, progress: Progress, rng: Optional[random.Random] = None
-) -> Union[Tuple[Census, Sample], int]:
+def take_sample(target: Target, wanted: int, batch: int, progress: Progress) -> Union[Tuple[Census, Sample], int]:
     """At least ``wanted`` sessions drawn at random (with replacement), in pipelines of
     ``batch`` RANDOMKEYs, or the whole database's size when it is no larger than ``wanted``."""
-    rng = rng or random.Random()
     counts = [(node, size) for node, size in target.keys.key_counts() if size]
     keys = sum(size for _, size in counts)
     if keys <= wanted:
@@ -124,7 +121,7 @@ def take_sample(
         # Draw about as many as should bring the sessions wanted, at the rate seen so far.
         rate = max(census.sessions / sample.draws, 1 / MAX_DRAWS_PER_SESSION) if sample.draws else 1.0
         size = min(batch, limit - sample.draws, math.ceil((wanted - census.sessions) / rate))
-        picks = rng.choices(range(len(counts)), [n for _, n in counts], k=size)
+        picks = random.choices(range(len(counts)), [n for _, n in counts], k=size)
         for index in sorted(set(picks)):
             drawn = target.keys.random_keys(counts[index][0], picks.count(index))
             sample.draws += len(drawn)

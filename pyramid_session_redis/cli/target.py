@@ -100,7 +100,7 @@ def read_settings(config_uri: str, variables: Optional[Dict[str, str]] = None) -
 def _import_problem(exc: ImportError) -> str:
     if isinstance(exc, PackageNotFoundError):
         return (
-            f"the package {exc.args[0] if exc.args else '?'!s} is not installed "
+            f"the package {', '.join(map(str, exc.args))} is not installed "
             "(pip install it, or pip install -e its project directory)"
         )
     return one_line(f"{type(exc).__name__}: {exc}")
