@@ -231,3 +231,17 @@ def test_the_demo_ini_is_pointed_elsewhere_with_a_variable(redis_server, redis_c
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["location"], report["sessions"]) == (redis_server.url, 1)
+
+
+def test_host_and_port_settings_need_no_url_check(tmp_path, redis_server, redis_client, capsys):
+    """Only a URL is parsed before the command; host and port settings were checked as options."""
+    new_session(make_app(redis_server.url, prefix=PREFIX))
+    path = ini_file(
+        tmp_path,
+        f"[app:main]\n{APP}\nredis.sessions.redis_host = 127.0.0.1\nredis.sessions.redis_port = {redis_server.port}\n"
+        f"redis.sessions.prefix = {PREFIX}\n",
+    )
+    status, out, err = run(capsys, path, "stats", "--json")
+    assert (status, err) == (0, "")
+    report = json.loads(out)
+    assert (report["location"], report["sessions"]) == (f"redis://127.0.0.1:{redis_server.port}", 1)
