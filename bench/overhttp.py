@@ -90,15 +90,17 @@ def run(report: Any, redis_url: str, v181_python: Optional[str], quick: bool = F
     servers = [Server("ours", sys.executable, redis_url)]
     if v181_python:
         servers.append(Server("v181", v181_python, redis_url))
+    servers.append(Server("ours+cache", sys.executable, redis_url))  # local_cache on; read rows only
     rows: List[Dict[str, Any]] = []
     try:
         for server in servers:  # warm up
             wrk(server, "read", 16, 1)
         for scenario in SCENARIOS:
             for connections in CONNECTIONS:
-                cell: Dict[str, List[Dict[str, float]]] = {s.impl: [] for s in servers}
+                measured = [s for s in servers if s.impl != "ours+cache" or scenario == "read"]
+                cell: Dict[str, List[Dict[str, float]]] = {s.impl: [] for s in measured}
                 for _ in range(rounds):
-                    for server in servers:
+                    for server in measured:
                         cell[server.impl].append(wrk(server, scenario, connections, seconds))
                 for impl, runs in cell.items():
                     mean = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
@@ -122,5 +124,14 @@ def run(report: Any, redis_url: str, v181_python: Optional[str], quick: bool = F
             else:
                 line += f"{ours['failures']:5.0f}"
             report.say(line)
+    report.say()
+    report.say("HTTP, local_cache: read-only requests served from the worker's cache (ours+cache), same setup")
+    report.say(f"{'conns':>5s} {'cache req/s':>12s} {'p50 ms':>7s} {'p99 ms':>7s} {'ours req/s':>11s} {'cache/ours':>10s} "
+               f"{'fail':>5s}")
+    for connections in CONNECTIONS:
+        cells = {r["impl"]: r for r in rows if r["scenario"] == "read" and r["connections"] == connections}
+        cached, ours = cells["ours+cache"], cells["ours"]
+        report.say(f"{connections:5d} {cached['rps']:12.0f} {cached['p50']:7.2f} {cached['p99']:7.2f} "
+                   f"{ours['rps']:11.0f} {cached['rps'] / ours['rps']:10.2f} {cached['failures']:5.0f}")
     report.say()
     return rows

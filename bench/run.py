@@ -27,7 +27,7 @@ import redis
 from pyramid_session_redis.store import CHECKED_WRITE
 from pyramid_session_redis.testing.servers import RedisServer
 
-from .wsgiapps import expected_commands
+from .wsgiapps import LOCAL_CACHE, expected_commands
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,6 +81,8 @@ def impls_for(row: Row, available: List[str]) -> List[str]:
             wanted += ["floor+codec", "ours+hiredis", "ours+msgspec"]
         if row.size == SMALL:
             wanted += ["none", "signed"]
+    if row.scenario == "read" and row.policy in ("default", "trigger", "lru", "readheavy"):
+        wanted.append("ours+cache")  # local_cache on: a hit sends nothing
     if row.scenario in ("write", "nested"):
         wanted.append("ours+overwrite")  # what the default checked write costs, on every row that writes
     return [impl for impl in wanted if impl in available]
@@ -281,11 +283,21 @@ Each ratio is the median over rounds of the ratio measured within one round.
 """
 
 
+def cache_table(report: Report, results: List[Result]) -> None:
+    report.say("local_cache: read-only requests served from the worker's cache (ours+cache), against ours reading Redis")
+    report.say(f"{'scenario':24s} {'ours us':>8s} {'cache us':>8s} {'cache/ours':>10s} {'cache/floor':>11s} "
+               f"{'cache/fl+cod':>12s}  commands/request")
+    for res in results:
+        codec = f"{res.ratio('ours+cache', 'floor+codec'):12.2f}" if "floor+codec" in res.per_impl else f"{'':12s}"
+        report.say(f"{res.row.label:24s} {res.us('ours'):8.1f} {res.us('ours+cache'):8.1f} "
+                   f"{res.ratio('ours+cache', 'ours'):10.2f} {res.ratio('ours+cache', 'floor'):11.2f} {codec}  "
+                   f"{format_commands(res.commands['ours+cache'])}")
+    report.say()
+
+
 def check_targets(report: Report, results: Dict[Row, Result], serial: Dict[str, float],
                   soak: Optional[Dict[str, Any]]) -> None:
     for row, res in results.items():
-        if row.policy in ("orjson", "msgspec"):
-            continue
         want = expected_commands(row.scenario, row.policy, "ours")
         got = res.commands["ours"]
         report.target(f"commands {row.label}", exact(got, want),
@@ -295,6 +307,14 @@ def check_targets(report: Report, results: Dict[Row, Result], serial: Dict[str, 
             got = res.commands["ours+overwrite"]
             report.target(f"commands {row.label}, on_conflict=overwrite", exact(got, want),
                           f"{format_commands(got)} (table: {format_commands(dict(want))})")
+    for row, res in results.items():
+        if "ours+cache" in res.per_impl:
+            report.target(f"local_cache hit sends no command: {row.label}", res.commands["ours+cache"] == {},
+                          format_commands(res.commands["ours+cache"]))
+            if row.size == SMALL:
+                ratio = res.ratio("ours+cache", "ours")
+                report.target(f"local_cache hit >= 2.5x ours reading Redis: {row.label}", ratio >= 2.5,
+                              res.spread("ours+cache", "ours"))
     for row, res in results.items():
         if "ours+overwrite" in res.per_impl:
             ratio = res.ratio("ours", "ours+overwrite")
@@ -530,6 +550,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if _has("msgspec"):
             workers["ours+msgspec"] = WorkerProcess("ours+msgspec", sys.executable, plain)
         workers["ours+overwrite"] = WorkerProcess("ours+overwrite", sys.executable, plain)
+        workers["ours+cache"] = WorkerProcess("ours+cache", sys.executable, plain)
         # The checked-write script (ours' default write), cached as on any server that has run it once
         # (FLUSHALL between rows keeps it): no batch pays or counts the first
         # EVALSHA's NOSCRIPT and the EVAL that follows it.
@@ -558,7 +579,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         results[row] = measure(row, workers, client, server.url, rounds, seconds)
             table(report, "In-process throughput (defaults: JSON for ours, pickle for 1.8.1 as each ships)",
                   [results[r] for r in main_rows()])
-            table(report, "Serializers on a 10 KB session (orjson/msgspec passed as serialize/deserialize)",
+            table(report, "Serializers on a 10 KB session (serializer = orjson, serializer = msgspec)",
                   [results[r] for r in serializer_rows()])
             report.say("Cost against session size (ms per request)")
             report.say(f"{'size':>8s} {'ours read':>10s} {'floor':>8s} {'1.8.1':>8s} {'ours write':>11s} {'floor':>8s} {'1.8.1':>8s}")
@@ -571,9 +592,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 report.say(f"{_size_name(size):>8s}   {cells[0]} {cells[1]} {cells[2]}    {cells[3]} {cells[4]} {cells[5]}")
             report.say()
 
+            cache_table(report, [res for res in results.values() if "ours+cache" in res.per_impl])
+
             client.flushall()
             serial = workers["ours"].call("count_serializations", redis_url=server.url, size=K100, n=200)
-            soak = None
+            soak = cache_soak = None
             if soak_n:
                 client.flushall()
                 every = max(soak_n // 10, 1)
@@ -583,6 +606,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                 report.say(f"{'requests':>9s} {'RSS KiB':>9s} {'traced KiB':>11s} {'gc objects':>11s}")
                 for s in soak["samples"]:
                     report.say(f"{s['requests']:9,d} {s['rss'] / 1024:9.0f} {s['traced'] / 1024:11.1f} {s['objects']:11,d}")
+                report.say()
+                client.flushall()
+                sessions = LOCAL_CACHE * 2
+                cache_soak = workers["ours+cache"].call("cache_soak", redis_url=server.url, n=soak_n,
+                                                        every=every, sessions=sessions)
+                report.say(f"Memory of ours+cache over {soak_n:,} read-only requests of {sessions:,} sessions "
+                           f"of 1 KB (local_cache = {LOCAL_CACHE:,}: full and evicting throughout; "
+                           f"{cache_soak['elapsed']:.1f} s)")
+                report.say(f"{'requests':>9s} {'RSS KiB':>9s} {'entries':>8s} {'cache KiB':>10s}")
+                for s in cache_soak["samples"]:
+                    report.say(f"{s['requests']:9,d} {s['rss'] / 1024:9.0f} {s['entries']:8,d} "
+                               f"{s['cache_bytes'] / 1024:10.0f}")
                 report.say()
         finally:
             for worker in workers.values():
@@ -609,7 +644,7 @@ def main(argv: Optional[List[str]] = None) -> int:
              "runs": dict(res.per_impl.items()), "commands": res.commands}
             for r, res in results.items()
         ],
-        "http": http_results, "soak": soak, "serializations": serial,
+        "http": http_results, "soak": soak, "cache_soak": cache_soak, "serializations": serial,
     }
     (out / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
     print(f"wrote {out / 'results.txt'}, results.json, throughput.png, size.png")

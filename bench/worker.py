@@ -22,10 +22,10 @@ if os.environ.get("BENCH_NO_HIREDIS"):
 
 import wsgiapps
 
-if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"]):
+if sys.argv[1:2] in (["ours"], ["ours+hiredis"], ["ours+overwrite"], ["ours+cache"]):
     # As a default install runs: without the msgspec extra's decoder (the
     # "ours+msgspec" worker measures it; msgspec stays importable for the
-    # rows that pass it explicitly as serialize/deserialize).
+    # rows that configure serializer = msgspec, which does not use that decoder).
     from pyramid_session_redis import payload
 
     payload._fast_decode = None
@@ -142,6 +142,26 @@ class Worker:
         if trace:
             tracemalloc.stop()
         return {"samples": samples, "elapsed": elapsed}
+
+
+    def cache_soak(self, msg: Dict[str, Any]) -> Dict[str, Any]:
+        """``n`` read-only requests spread over ``sessions`` browsers, more than
+        ``local_cache`` holds: the cache stays full and evicts all along."""
+        app = wsgiapps.make_app("ours+cache", msg["redis_url"], "read", "default", msg.get("size", 1000))
+        browsers = [wsgiapps.Browser(app) for _ in range(msg["sessions"])]
+        for browser in browsers:
+            browser.get("/setup")
+        cache = app.registry.queryUtility(__import__("pyramid.interfaces").interfaces.ISessionFactory).settings.local_cache
+        every, total = msg["every"], msg["n"]
+        samples = []
+        start = time.perf_counter()
+        for i in range(total):
+            browsers[(i * 7919) % len(browsers)].get("/read")
+            if (i + 1) % every == 0:
+                gc.collect()
+                samples.append({"requests": i + 1, "rss": _rss_bytes(), "entries": len(cache),
+                                "cache_bytes": cache.bytes, "hits": cache.hits})
+        return {"samples": samples, "elapsed": time.perf_counter() - start, "entries": cache.max_entries}
 
 
 def _dist_version() -> str:

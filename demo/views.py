@@ -57,7 +57,8 @@ def login(request: Request) -> HTTPFound:
         return HTTPFound(location=request.route_url("home"))
     # A new id whenever privileges change, before storing the user: an id that
     # was planted in the browser or seen before the login (session fixation)
-    # now leads nowhere.  The contents move to the new id; the old key is deleted.
+    # now leads nowhere.  The contents move to the new id; the old key is deleted,
+    # and the CSRF token is replaced: one learned before the login is worthless.
     session.regenerate_id()
     session["user"] = user
     session.flash(f"Welcome, {user}! You are logged in, and your session has a new id.")

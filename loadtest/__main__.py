@@ -44,6 +44,8 @@ def parse(argv: List[str]) -> Options:
     p.add_argument("--socket-timeout", type=float, default=None,
                    help="redis_socket_timeout and redis_socket_connect_timeout "
                         "(default 0.5 s for a fault run, 5 s for a soak)")
+    p.add_argument("--cooldown", type=float, default=None,
+                   help="backend_cooldown, the circuit breaker's (default: the package's; 0 turns it off)")
     p.add_argument("--mix", default="20,50,30", help="weights of new,read,write requests")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--soak", type=int, default=0, metavar="N", help="soak: N requests, no faults")
@@ -59,7 +61,7 @@ def parse(argv: List[str]) -> Options:
     options = Options(
         topology=a.topology, mode=a.mode, duration=a.duration, threads=a.threads,
         server_threads=a.server_threads, browsers=a.browsers, kill_after=a.kill_after,
-        down_for=a.down_for, socket_timeout=a.socket_timeout, mix=mix, seed=a.seed,  # type: ignore[arg-type]
+        down_for=a.down_for, socket_timeout=a.socket_timeout, cooldown=a.cooldown, mix=mix, seed=a.seed,  # type: ignore[arg-type]
         soak=a.soak, warmup=a.warmup, sample_every=a.sample_every,
         rss_tolerance_kib=a.rss_tolerance_kib, tracemalloc_tolerance=a.tracemalloc_tolerance,
     )
@@ -76,7 +78,7 @@ def show(report: Dict[str, Any]) -> None:
     what = f"soak of {o['soak']} requests" if o["soak"] else f"fault run, {o['duration']} s"
     print(f"loadtest: {what}, topology {o['topology']}, on_backend_error = {o['mode']}, "
           f"{o['threads']} connections, {o['server_threads']} waitress threads, {o['browsers']} browsers, "
-          f"Redis timeouts {o['socket_timeout']} s")
+          f"Redis timeouts {o['socket_timeout']} s, backend_cooldown {o.get('cooldown')} s")
     _line("requests", f"{report['requests']} in {report['seconds']} s ({report['per_second']}/s) {report['by_op']}")
     _line("succeeded (acknowledged)", report["succeeded"])
     _line("200 without acknowledgement", report["answered_200_without_ack"] or "none")

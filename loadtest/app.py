@@ -20,8 +20,9 @@ the session could not even be loaded: neither is an acknowledgement.
 view, which is how a site shows it.  Anything that escapes Pyramid (the end of
 request write of ``raise`` mode) is caught by ``ErrorsToBody`` and answered
 with a 500 whose body names the exception, the way a site's error log would.
-``/_stats`` reports the server process's memory, threads and Redis
-connections for the soak; it never touches the session.
+``/_stats`` reports the server process's memory, threads, Redis connections
+and circuit breaker for the soak; it never touches the session, and neither
+does ``/plain``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import threading
 import tracemalloc
 from collections import Counter
@@ -154,6 +156,11 @@ def write(request: Any) -> Response:
     return _text(f"write {session['token']} {n + 1}")
 
 
+def plain(request: Any) -> Response:
+    """A page that never touches the session: it must not notice Redis at all."""
+    return _text("plain")
+
+
 def sessions_unavailable(exc: SessionBackendError, request: Any) -> Response:
     """How a site renders the failure: a 503 with Retry-After (see docs/reliability.rst)."""
     response = _text(f"unavailable {describe(exc)}\n", status=503)
@@ -222,6 +229,9 @@ class Stats:
                     for d in diff[:8]
                 ]
         out["pool"] = pool_connections(self.factory.client if self.factory.store is not None else None)
+        breaker = self.factory.breaker
+        out["breaker"] = breaker.describe() if breaker is not None else None
+        out["pid"] = os.getpid()
         out.update(self.counters.as_dict())
         return Response(json.dumps(out).encode(), content_type="application/json")
 
@@ -249,6 +259,8 @@ def make_app(session_options: Dict[str, Any], mode: str = "raise") -> Tuple[Any,
     config.add_route("read", "/read")
     config.add_route("write", "/write", request_method="POST")
     config.add_route("stats", "/_stats")
+    config.add_route("plain", "/plain")
+    config.add_view(plain, route_name="plain")
     config.add_view(new, route_name="new")
     config.add_view(read, route_name="read")
     config.add_view(write, route_name="write")

@@ -111,12 +111,13 @@ class Load:
     ``mix`` is (new, read, write) weights.  With ``keep_records`` every request
     is kept as (start, end, op, kind) for the fault report; a soak keeps only
     counts.  ``on_count(n)`` is called by whichever thread completes the n-th
-    request, for samples.
+    request, for samples.  ``think`` is a pause, in seconds, after each
+    request of a connection (0: at once), for a load below the server's limit.
     """
 
     def __init__(self, port: int, threads: int, browsers: int, mix: Tuple[int, int, int] = (20, 50, 30),
                  seed: int = 1, timeout: float = 30.0, keep_records: bool = True,
-                 on_count: Optional[Callable[[int], None]] = None):
+                 on_count: Optional[Callable[[int], None]] = None, think: float = 0.0):
         self.port = port
         self.threads = threads
         self.browsers = [Browser(i) for i in range(browsers)]
@@ -125,6 +126,7 @@ class Load:
         self.timeout = timeout
         self.keep_records = keep_records
         self.on_count = on_count
+        self.think = think
         self.retired: List[Session] = []
         self.violations = Violations()
         self.kinds: Counter[Tuple[str, str]] = Counter()  # (op, kind)
@@ -190,6 +192,8 @@ class Load:
                     records.append((began, ended, op, kind))
                 if requests is not None and self.on_count is not None:
                     self.on_count(n)
+                if self.think:
+                    time.sleep(self.think)
         finally:
             conn.close()
             with self._lock:

@@ -43,6 +43,8 @@ class Options:
     # fault run, so that failures are fast; the package's 5 s for a soak, which
     # is about growth, so that a slow fsync is latency rather than an error.
     socket_timeout: Optional[float] = None
+    # backend_cooldown (the circuit breaker); None: the package's default.
+    cooldown: Optional[float] = None
     mix: Tuple[int, int, int] = (20, 50, 30)  # new, read, write
     seed: int = 1
     # soak
@@ -116,7 +118,7 @@ def _rel(t: Optional[float], zero: float) -> Optional[float]:
 
 
 def fault_report(load: Load, started: float, ended: float, events: Dict[str, Any],
-                 topo: topologies.Topology) -> Dict[str, Any]:
+                 topo: topologies.Topology, cooldown: float = 0.0) -> Dict[str, Any]:
     report = summarise(load, started, ended)
     records = load.records
     kill = events.get("kill")
@@ -147,19 +149,36 @@ def fault_report(load: Load, started: float, ended: float, events: Dict[str, Any
             "last_error": _rel(max((r[1] for r in errors), default=None), kill),
         }
         window = [r for r in records if r[0] >= kill and (recovered is None or r[0] < recovered)]
+        # The circuit breaker may still be open when Redis is back: a request
+        # started within one cool-down of it may fail at once.  After that, none may.
+        settled = recovered + cooldown if recovered else None
         report["latency_during_fault"] = {**latency([r[1] - r[0] for r in window]),
                                           "succeeded": sum(1 for r in window if r[3] == OK)}
         report["served"] = {
             "ok_before_kill": sum(1 for r in records if r[3] == OK and r[1] < kill),
             "ok_after_recovered": sum(1 for r in records if r[3] == OK and recovered and r[0] >= recovered),
             "errors_before_kill": sum(1 for r in errors if r[1] < kill),
-            "errors_started_after_recovered": sum(1 for r in errors if recovered and r[0] >= recovered),
+            "errors_started_after_recovered": sum(1 for r in errors if settled and r[0] >= settled),
         }
-        late: Counter[str] = Counter(r[3] for r in errors if recovered and r[0] >= recovered)
+        late: Counter[str] = Counter(r[3] for r in errors if settled and r[0] >= settled)
         report["errors_started_after_recovered"] = dict(late)
     report["timeline"] = timeline
     report["latency"] = latency([r[1] - r[0] for r in records])
     return report
+
+
+def cooldown(o: Options) -> float:
+    """The run's backend_cooldown: given, or the package's default."""
+    from pyramid_session_redis.options import OPTIONS
+
+    return float(o.cooldown if o.cooldown is not None else OPTIONS["backend_cooldown"].default)
+
+
+def session_options(topo: topologies.Topology, o: Options) -> Dict[str, Any]:
+    options = topo.session_options()
+    if o.cooldown is not None:
+        options["backend_cooldown"] = o.cooldown
+    return options
 
 
 def latency(seconds: List[float]) -> Dict[str, Any]:
@@ -178,14 +197,17 @@ def run_fault(o: Options) -> Dict[str, Any]:
         raise ValueError("--duration must leave time after the kill, the pause and the recovery")
     topo = topologies.make(o.topology, o.socket_timeout or 0.5)
     events: Dict[str, Any] = {}
-    with topo, AppServer(topo.session_options(), o.mode, o.server_threads) as server:
+    with topo, AppServer(session_options(topo, o), o.mode, o.server_threads) as server:
         load = Load(server.port, o.threads, o.browsers, o.mix, o.seed)
         t0 = time.monotonic()
         fault = threading.Thread(target=_fault, args=(topo, t0, o, events), daemon=True)
         fault.start()
         started, ended = load.run(until=t0 + o.duration)
         fault.join(120)
-        report = fault_report(load, started, ended, events, topo)
+        report = fault_report(load, started, ended, events, topo, cooldown(o))
+        # The server's counts of the run itself: the read-back below retries what
+        # fails (the breaker may still be open when the load stops).
+        report["server"] = fetch_stats(server.port)
         verification = load.verify()
         kill = events.get("kill")
         for example in verification["examples"]:
@@ -193,10 +215,9 @@ def run_fault(o: Options) -> Dict[str, Any]:
             acked_at = example.pop("acked_at")
             example["acked_at_from_kill"] = None if kill is None else round(acked_at - kill, 4)
         report["acknowledged_writes"] = verification
-        report["server"] = fetch_stats(server.port)
         report["server_log"] = server.log_path
         report["redis_latency_events"] = topo.latency_events()
-    report["options"] = {**asdict(o), "socket_timeout": topo.socket_timeout}
+    report["options"] = {**asdict(o), "socket_timeout": topo.socket_timeout, "cooldown": cooldown(o)}
     report["topology_notes"] = topo.notes
     report["fault_error"] = events.get("error")
     report["passed"] = fault_passed(report, o)
@@ -223,8 +244,10 @@ def fault_passed(report: Dict[str, Any], o: Options) -> Dict[str, Any]:
     if o.mode == "raise":
         # 503: raised in a view, rendered by the exception view.  500: the end
         # of request write, which Pyramid runs after the exception views.
+        # (SessionBackendUnavailable: failed at once, the circuit breaker being open.)
         checks["errors are SessionBackendError only"] = all(
-            (k.startswith("503 SessionBackendError") or k.startswith("500 SessionBackendError")) for k in errors)
+            k.startswith(("503 SessionBackendError", "500 SessionBackendError",
+                          "503 SessionBackendUnavailable", "500 SessionBackendUnavailable")) for k in errors)
     else:
         checks["no errors (degrade)"] = not errors
     return {"ok": all(checks.values()), "checks": checks}
@@ -241,7 +264,7 @@ def run_soak(o: Options) -> Dict[str, Any]:
     topo = topologies.make(o.topology, o.socket_timeout or 5.0)
     samples: List[Dict[str, Any]] = []
     sample_lock = threading.Lock()
-    with topo, AppServer(topo.session_options(), o.mode, o.server_threads) as server:
+    with topo, AppServer(session_options(topo, o), o.mode, o.server_threads) as server:
 
         def sample(n: int, **params: str) -> None:
             stats = fetch_stats(server.port, collect="1", **params)

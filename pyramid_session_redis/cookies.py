@@ -37,6 +37,15 @@ def _as_bytes(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+# Shorter secrets can be guessed offline from a single signed cookie.
+MIN_SECRET_BYTES = 32
+
+
+def secret_length(secret: str) -> int:
+    """The length in bytes of ``secret`` as the HMAC key uses it."""
+    return len(_as_bytes(secret))
+
+
 class Signer(Protocol):
     """What ``cookie_signer`` must provide (``SessionIdSigner`` is one)."""
 
@@ -112,6 +121,17 @@ def plausible_id(value: Any) -> bool:
 
 
 _URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+_VERSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def split_token(token: Any) -> Tuple[Any, Optional[str]]:
+    """What a cookie signs: the session id, or the id and the payload's version
+    (``local_cache``) after a space, which no plausible id holds.  A token with
+    anything else after the space gives no id (None): a bad cookie."""
+    if type(token) is not str or " " not in token:
+        return token, None
+    session_id, _, version = token.partition(" ")
+    return (session_id, version) if _VERSION.fullmatch(version) else (None, None)
 
 
 def looks_signed(text: str) -> bool:
@@ -124,7 +144,8 @@ def looks_signed(text: str) -> bool:
     if not _URLSAFE.fullmatch(text) or len(text) % 4 == 1:  # (a length base64 never has)
         return False
     raw = _from_base64url(text.encode("ascii"))
-    return len(raw) > SIGNATURE_SIZE and plausible_id(raw[SIGNATURE_SIZE:].decode("latin-1"))
+    session_id, _ = split_token(raw[SIGNATURE_SIZE:].decode("latin-1"))
+    return len(raw) > SIGNATURE_SIZE and plausible_id(session_id)
 
 
 def _cookie_finder(name: str) -> Optional[Callable[[str], Optional[re.Match[str]]]]:
@@ -239,16 +260,25 @@ class CookieJar:
         """Return ``(session_id, sent)``: the verified id or None, and whether a
         cookie was sent: ``NO_COOKIE`` (falsy), ``SENT``, or ``SENT_OLD_SECRET``
         when an older secret signed it and it should be signed again."""
+        session_id, _, sent = self.read_versioned(request)
+        return session_id, sent
+
+    def read_versioned(self, request: Any) -> Tuple[Optional[str], Optional[str], int]:
+        """``read()``, and the version the cookie names (None: it names none)."""
         value = self._value(request)
         if value is None:
-            return None, NO_COOKIE
-        return self.verify_value(value)
+            return None, None, NO_COOKIE
+        return self._verified(value)
 
     def verify_value(self, value: str) -> Tuple[Optional[str], int]:
         """``read()`` for a cookie value given as text (the operators' tool takes
         one pasted from a browser): ``(session_id or None, SENT or SENT_OLD_SECRET)``."""
+        session_id, _, sent = self._verified(value)
+        return session_id, sent
+
+    def _verified(self, value: str) -> Tuple[Optional[str], Optional[str], int]:
         if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
-            return None, SENT
+            return None, None, SENT
         sent = SENT
         try:
             if self._verify is not None:
@@ -258,11 +288,15 @@ class CookieJar:
             else:
                 session_id = self.signer.loads(value.encode("ascii"))
         except Exception:  # a custom signer may raise anything: a bad cookie is never a 500
-            return None, SENT
-        return (session_id, sent) if plausible_id(session_id) else (None, SENT)
+            return None, None, SENT
+        session_id, version = split_token(session_id)
+        return (session_id, version, sent) if plausible_id(session_id) else (None, None, SENT)
 
-    def set(self, response: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None) -> None:
-        signed = self.signer.dumps(session_id)
+    def set(
+        self, response: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None, version: Optional[str] = None
+    ) -> None:
+        """Send the cookie; with ``version``, it names the payload's version too (``local_cache``)."""
+        signed = self.signer.dumps(session_id if version is None else f"{session_id} {version}")
         if isinstance(signed, bytes):
             signed = signed.decode("ascii")
         header = self._header
@@ -302,9 +336,38 @@ def add_vary_cookie(response: Any) -> None:
         response.vary = (*vary, "Cookie")
 
 
+# One Cache-Control directive: a name, and a value that may be a quoted list.
+_DIRECTIVE = re.compile(r'([^\s,="]+)(?:\s*=\s*("[^"]*"|[^\s,]*))?')
+
+
+def _kept_from_shared_caches(cache_control: str) -> bool:
+    """Whether a response with this Cache-Control cannot give its Set-Cookie to
+    a shared cache: ``no-store`` (no cache keeps it), ``private`` (only the
+    browser may), or ``private="set-cookie"`` (a shared cache may keep the
+    response, but not that header).  ``no-cache`` is not enough: a cache may
+    keep such a response, and serve it, cookie included, once revalidated."""
+    for found in _DIRECTIVE.finditer(cache_control):
+        name, value = found.group(1).lower(), found.group(2)
+        if name == "no-store":
+            return True
+        if name == "private":
+            if not value:
+                return True
+            fields = value.strip('"').lower().replace(",", " ").split()
+            if "set-cookie" in fields:
+                return True
+    return False
+
+
 def check_response_allow_cookies(response: Any) -> bool:
     """A ready ``func_check_response_allow_cookies``: no session cookie on a
-    response that declares itself cacheable (it has ``Expires`` or
-    ``Cache-Control``), so a shared cache never stores one user's cookie."""
+    response that a shared cache may store (it has ``Expires`` or
+    ``Cache-Control``), so that a cache never hands one user's cookie to
+    another.  A response marked ``no-store`` or ``private`` is not one: a
+    shared cache keeps neither, so it may carry the cookie (a login response
+    usually is such a response, and must carry the new id)."""
     headers = response.headers
-    return "expires" not in headers and "cache-control" not in headers
+    cache_control = [value for name, value in headers.items() if name.lower() == "cache-control"]
+    if cache_control and _kept_from_shared_caches(", ".join(cache_control)):
+        return True
+    return "expires" not in headers and not cache_control

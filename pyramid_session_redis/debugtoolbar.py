@@ -12,8 +12,10 @@ imports this module.
 For each request the toolbar records, the panel shows whether the session was
 used, loaded, changed, persisted, refreshed or deleted; the persistence
 policy's decision and the ``SessionView`` that led to it; the reports made
-(invalid session, conflict, Redis failure); every Redis command sent, with its
-reply and duration; and the session's contents at the end of the request.
+(invalid session, conflict, Redis failure); the state of the process's circuit
+breaker (``backend_cooldown``) when the page is viewed; every Redis command
+sent, with its reply and duration; and the session's contents at the end of
+the request.
 
 How it stays out of the way:
 
@@ -40,7 +42,13 @@ from pyramid_debugtoolbar.panels import DebugPanel
 from pyramid_debugtoolbar.toolbar import IPanelMap
 from pyramid_debugtoolbar.utils import as_list
 
-from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError, SessionConflict
+from .exceptions import (
+    InvalidSession,
+    InvalidSession_NoSessionCookie,
+    SessionBackendError,
+    SessionConflict,
+    SessionPayloadError,
+)
 from .policy import Action
 from .trace import SessionTrace, trace_request
 
@@ -56,6 +64,7 @@ _MAX_REQUEUES = 8
 _FLAGS = (
     ("used", "the application read or wrote request.session"),
     ("loaded", "a stored session was found in Redis and loaded"),
+    ("cached", "local_cache served it from this process's memory: no Redis command"),
     ("changed", "changed through the session API, or a mutable value was handed out"),
     ("persisted", "the session was written to Redis"),
     ("refreshed", "its time to live was extended (GETEX on load, or EXPIRE)"),
@@ -119,7 +128,7 @@ class RedisSessionPanel(DebugPanel):  # type: ignore[misc]  # pyramid_debugtoolb
     @property
     def nav_subtitle_style(self) -> str:
         reports = self.trace.reports if self.trace is not None else []
-        if any(isinstance(r, (SessionBackendError, SessionConflict)) for r in reports):
+        if any(isinstance(r, (SessionBackendError, SessionConflict, SessionPayloadError)) for r in reports):
             return "progress-bar-danger"
         if any(isinstance(r, InvalidSession) and type(r) is not InvalidSession_NoSessionCookie for r in reports):
             return "progress-bar-warning"
@@ -144,6 +153,7 @@ class RedisSessionPanel(DebugPanel):  # type: ignore[misc]  # pyramid_debugtoolb
         parts.append(_summary(trace))
         parts.append(_decision(trace))
         parts.append(_reports(trace.reports))
+        parts.append(_breaker(trace))
         parts.append(_commands(trace))
         parts.append(_contents(trace))
         return "\n".join(parts)
@@ -219,7 +229,7 @@ def _decision(trace: SessionTrace) -> str:
 
 def _reports(reports: Sequence[Exception]) -> str:
     if not reports:
-        return "<h4>Reports</h4>" + _p("None: no invalid session, conflict or Redis failure.")
+        return "<h4>Reports</h4>" + _p("None: no invalid session, conflict, Redis failure or payload error.")
     rows = []
     for exc in reports:
         kind = type(exc)
@@ -228,6 +238,37 @@ def _reports(reports: Sequence[Exception]) -> str:
             message += f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})"
         rows.append((f"<code>{_e(kind.__module__)}.{_e(kind.__qualname__)}</code>", _e(message)))
     return "<h4>Reports</h4>" + _table(("type", "message"), rows)
+
+
+def _breaker(trace: SessionTrace) -> str:
+    """The factory's circuit breaker as it is now (it is the process's, not this request's)."""
+    title = "<h4>Circuit breaker</h4>"
+    breaker = trace.breaker
+    if breaker is None:
+        return title + _p("Off: <code>backend_cooldown = 0</code>, or an in-process (memory://) store.")
+    state = breaker.describe()
+    if state["state"] == "closed":
+        return title + _p(
+            f"Closed (<code>backend_cooldown = {_e(state['cooldown'])}</code>): session commands are sent to Redis."
+        )
+    if state["next_try_in"] is None:
+        next_try = "now: a request is trying Redis"
+    else:
+        next_try = f"in {state['next_try_in']:.2f} s"
+    rows = [
+        ("state", _e(state["state"])),
+        ("open for", _e(f"{state['open_for']:.2f} s")),
+        ("failure that opened it (or the latest)", _e(state["last_error"])),
+        ("next try", _e(next_try)),
+        ("session commands failed at once", _e(state["failed_at_once"])),
+        ("tries that failed", _e(state["failed_tries"])),
+        ("backend_cooldown", _e(f"{state['cooldown']} s")),
+    ]
+    return title + _note(
+        "danger",
+        "Open: Redis failed, and this process's session commands fail at once "
+        "(<code>SessionBackendUnavailable</code>) until a try succeeds.",
+    ) + _table(("", "now"), rows)
 
 
 def _commands(trace: SessionTrace) -> str:

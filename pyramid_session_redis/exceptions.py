@@ -20,9 +20,11 @@ __all__ = [
     "InvalidSession_PayloadTimeout",
     "InvalidSession_PayloadLegacy",
     "RawDeserializationError",
+    "SessionPayloadError",
     "SessionPayloadTooLarge",
     "SessionConflict",
     "SessionBackendError",
+    "SessionBackendUnavailable",
     "InvalidSetting",
     # Deprecated: 1.8 names, kept so that code importing them keeps working.
     "InvalidSession_Lazycreate",
@@ -55,7 +57,14 @@ class InvalidSession_NotInBackend(InvalidSession):
 
 
 class InvalidSession_DeserializationError(InvalidSession):
-    """The stored payload could not be decoded (only with ``deserialized_fails_new``)."""
+    """The stored payload cannot be used: the serializer cannot decode it, a
+    field is missing or out of range (a timeout of ``10**30``), or it is larger
+    than ``max_payload_bytes``.  Its key is deleted at the end of the request.
+
+    With ``deserialized_fails_new = false``, a payload that cannot be decoded
+    or is damaged raises ``RawDeserializationError`` instead, and its key is
+    left alone; a payload over ``max_payload_bytes`` is replaced all the same.
+    """
 
 
 class InvalidSession_PayloadTimeout(InvalidSession):
@@ -75,11 +84,26 @@ class RawDeserializationError(Exception):
     """
 
 
-class SessionPayloadTooLarge(ValueError):
+class SessionPayloadError(ValueError):
+    """The session cannot be stored as it is: a value the serializer cannot
+    encode (a ``set``, an object, a lone surrogate ``"\\ud800"``, nesting
+    deeper than the encoder goes), or a payload over ``max_payload_bytes``
+    (``SessionPayloadTooLarge``).  Nothing was stored; what Redis held before
+    is left as it was.  The serializer's own exception is ``__cause__``.
+
+    Raised to the view by ``do_persist()``.  At the end of the request, where
+    no view or exception view can catch it any more, it is reported to
+    ``func_payload_error_logger`` and logged instead of raised; old sessions
+    the request ended (``invalidate()``, ``regenerate_id()``) are still deleted.
+    """
+
+
+class SessionPayloadTooLarge(SessionPayloadError):
     """The session, serialized, is larger than ``max_payload_bytes``; nothing was stored.
 
-    Raised where the session is written: by ``do_persist()``, or at the end of
-    the request.  What Redis held before is left as it was.
+    A ``SessionPayloadError`` (and so a ``ValueError``): raised by
+    ``do_persist()``, reported and logged at the end of the request.  What
+    Redis held before is left as it was.
     """
 
     def __init__(self, size: int, limit: int):
@@ -114,6 +138,17 @@ class SessionBackendError(Exception):
     Raised to the application by default, so that an exception view can
     render it; with ``on_backend_error = degrade`` the request goes on with an
     empty session instead.  Either way ``func_backend_error_logger`` is told.
+    """
+
+
+class SessionBackendUnavailable(SessionBackendError):
+    """Redis failed moments ago and the circuit breaker is open: the command was
+    not sent (see ``backend_cooldown``).
+
+    Raised at once, where the failed command would have been sent, and handled
+    as any ``SessionBackendError`` is.  It has no ``__cause__``: its message
+    says what the failure that opened the breaker was, and when Redis is tried
+    again.
     """
 
 

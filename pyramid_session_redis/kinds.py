@@ -9,10 +9,13 @@ return the normalised value or raise ValueError; the option table in
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Optional, Tuple, Union
 
 from pyramid.path import DottedNameResolver
+
+from .payload import MAX_TIMEOUT
 
 _TRUE = frozenset(("true", "1", "yes", "on", "t", "y"))
 _FALSE = frozenset(("false", "0", "no", "off", "f", "n"))
@@ -79,8 +82,11 @@ def _ini_opt_count(text: str) -> Optional[int]:
 
 
 def _check_seconds(value: Any) -> Optional[int]:
-    """A duration where 0 and None both mean 'none'."""
+    """A duration where 0 and None both mean 'none'; at most ``MAX_TIMEOUT``,
+    beyond which a payload is taken for damaged and a TTL may be one Redis refuses."""
     value = _check_opt_count(value)
+    if value is not None and value > MAX_TIMEOUT:
+        raise ValueError
     return value or None
 
 
@@ -98,6 +104,30 @@ def _check_opt_float(value: Any) -> Optional[float]:
 
 def _ini_opt_float(text: str) -> Optional[float]:
     return None if _none_word(text) else _check_opt_float(float(text.strip()))
+
+
+def _check_float(value: Any) -> float:
+    checked = _check_opt_float(value)
+    if checked is None:
+        raise ValueError
+    return checked
+
+
+def _ini_float(text: str) -> float:
+    return _check_float(float(text.strip()))
+
+
+def _check_cooldown(value: Any) -> float:
+    """A pause in seconds where 0 and None both mean 'none'."""
+    if value is None:
+        return 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf:
+        return float(value)
+    raise ValueError
+
+
+def _ini_cooldown(text: str) -> float:
+    return 0.0 if _none_word(text) else _check_cooldown(float(text.strip()))
 
 
 def _check_str(value: Any) -> str:
@@ -215,8 +245,10 @@ def _check_secrets(value: Any) -> Optional[Tuple[str, ...]]:
 
 
 def _ini_secrets(text: str) -> Optional[Tuple[str, ...]]:
-    words = text.split()
-    return tuple(words) if words and not _none_word(text) else None
+    """One secret per line, as a multi-line ini value reads; never split at
+    spaces, which a passphrase secret may hold."""
+    lines = tuple(line.strip() for line in text.splitlines() if line.strip())
+    return lines if lines and not _none_word(text) else None
 
 
 def _choice(*words: str, optional: bool = False) -> Kind:
@@ -238,8 +270,15 @@ BOOL = Kind("bool", "true or false", _check_bool, _ini_bool)
 OPT_BOOL = Kind("bool or None", "true, false or None", _check_opt_bool, _ini_opt_bool)
 COUNT = Kind("int", "a whole number >= 0", _check_count, _ini_count)
 OPT_COUNT = Kind("int or None", "a whole number >= 0, or None", _check_opt_count, _ini_opt_count)
-SECONDS = Kind("seconds", "a whole number of seconds >= 0 (0 or None: none)", _check_seconds, _ini_seconds)
+SECONDS = Kind(
+    "seconds",
+    f"a whole number of seconds from 0 to {MAX_TIMEOUT} (100 years; 0 or None: none)",
+    _check_seconds,
+    _ini_seconds,
+)
+FLOAT = Kind("float", "a number of seconds > 0", _check_float, _ini_float)
 OPT_FLOAT = Kind("float or None", "a number of seconds > 0, or None", _check_opt_float, _ini_opt_float)
+COOLDOWN = Kind("float", "a number of seconds >= 0 (0 or None: none)", _check_cooldown, _ini_cooldown)
 STR = Kind("str", "a string", _check_str, str)
 OPT_STR = Kind("str or None", "a string, or None", _check_opt_str, _ini_opt_str)
 CALLABLE = Kind("callable", "a callable (in ini: a dotted Python name)", _check_callable, _resolve_dotted)
@@ -258,7 +297,7 @@ EXPIRES = Kind(
 )
 SECRETS = Kind(
     "list of str or None",
-    "a list of non-empty strings (in ini: separated by white space; in Python a list, not a str), or None",
+    "a list of non-empty strings (in ini: one per line; in Python a list, not a str), or None",
     _check_secrets,
     _ini_secrets,
 )
@@ -271,5 +310,5 @@ HOSTS = Kind(
 CERT_REQS = _choice("required", "optional", "none")
 ON_CONFLICT = _choice("merge", "overwrite", "raise")
 ON_BACKEND_ERROR = _choice("raise", "degrade")
-SERIALIZER = _choice("json", "pickle", "msgpack", optional=True)
+SERIALIZER = _choice("json", "pickle", "msgpack", "orjson", "msgspec", optional=True)
 POOL = Kind("ConnectionPool", "a redis.ConnectionPool, or None (Python only)", _check_pool, _python_only)

@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, Optional, TypeVar, cast
 
 from . import persist
 from .cookies import add_vary_cookie
-from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError
-from .loading import load
+from .exceptions import InvalidSession, InvalidSession_NoSessionCookie, SessionBackendError, SessionPayloadError
+from .loading import Damaged, load
 from .policy import Cookie, SessionView, cookie_action
 from .resolved import Hooks, SessionSettings
 from .store import Store
@@ -101,6 +101,8 @@ class SessionState:
         "_active",
         "_cookie_sent",
         "_response",
+        "_version_to",
+        "_from_cache",
         "_increments",
         "_degraded",
     )
@@ -136,6 +138,8 @@ class SessionState:
         self._active = False
         self._cookie_sent = False
         self._response: Any = None
+        self._version_to: Any = None  # local_cache: the response whose cookie must name what a write stores
+        self._from_cache = False  # local_cache served the payload: no command was sent
         self._increments: Optional[Dict[str, Any]] = None  # incr() calls, for merging
         self._degraded = False  # Redis failed and on_backend_error = degrade
 
@@ -185,6 +189,9 @@ class SessionState:
             self._backend_failed(exc)
             self._degraded = True  # (only reached in degrade mode) empty, unstored, cookie untouched
             return
+        if isinstance(found, Damaged):
+            self._doomed = found.session_id  # deleted at the end of the request: not kept alive by reads
+            found = found.reason
         if isinstance(found, InvalidSession):
             self._bad_cookie = type(found) is not InvalidSession_NoSessionCookie
             if self._hooks.invalid is not None:
@@ -203,7 +210,11 @@ class SessionState:
         self._expires = payload.expires if rules.track_expiry else None
         self._raw = found.raw
         self._stamp = payload.stamp
-        self._ttl_mismatch = rules.getex_on_load and payload.timeout != rules.timeout
+        self._from_cache = found.cached
+        if found.recookie:
+            self._recookie = True  # local_cache: name the version loaded, so that the next request hits
+        # (A cached copy refreshed nothing: the request that loaded it did.)
+        self._ttl_mismatch = rules.getex_on_load and not found.cached and payload.timeout != rules.timeout
 
     # -- end of request -----------------------------------------------------
 
@@ -239,10 +250,12 @@ class SessionState:
         allowed = settings.allow_cookies is None or bool(settings.allow_cookies(response))
         may_set = self._may_set_cookie = settings.cookie_on_exception or getattr(request, "exception", None) is None
         action = cookie_action(self._view(), settings.rules, allowed, may_set)
+        if settings.local_cache is not None and allowed and may_set and action is not Cookie.DELETE:
+            self._version_to = response  # a write at the end of the request sends its version
         if action is Cookie.SET:
             if self._session_id is None:
                 self._session_id = settings.new_id()
-            settings.cookies.set(response, self._session_id, self._cookie_overrides)
+            self._send_cookie(response)
             self._cookie_sent = True
             self._response = response
         elif action is Cookie.DELETE:
@@ -265,8 +278,21 @@ class SessionState:
             # Raised (default): the client gets an error, so nobody believes a
             # write stuck that did not.  Degraded: the response stands.
             self._backend_failed(exc, lost_write=True)
+        except SessionPayloadError as exc:
+            # No view or exception view runs any more: raising would only swap
+            # the response for a bare 500.  Redis keeps what it held.
+            if self._hooks.payload_error is not None:
+                self._hooks.payload_error(self.request, exc)
+            log.error("pyramid_session_redis: the session was not stored at the end of the request "
+                      "(session %s): %s", _hashed(self._session_id), exc)
         finally:
-            self._response = None  # break the reference cycle early
+            self._response = self._version_to = None  # break the reference cycle early
+
+    def _send_cookie(self, response: Any) -> None:
+        """Set the cookie; with ``local_cache`` it names the version stored."""
+        settings = self._settings
+        version = self._stamp if settings.local_cache is not None else None
+        settings.cookies.set(response, self._sid, self._cookie_overrides, version)
 
     def _backend_failed(self, exc: SessionBackendError, lost_write: bool = False) -> None:
         """Report a Redis failure; raise it unless on_backend_error = degrade."""

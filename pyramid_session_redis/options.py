@@ -8,17 +8,21 @@ parsing (``redis.sessions.<name>``) and the settings reference in the docs.
 from __future__ import annotations
 
 import difflib
+import importlib
+import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from .cookies import plausible_id
+from .cookies import MIN_SECRET_BYTES, plausible_id, secret_length
 from .exceptions import InvalidSetting
 from .kinds import (
     BOOL,
     CALLABLE,
     CERT_REQS,
+    COOLDOWN,
     COUNT,
     EXPIRES,
+    FLOAT,
     HOSTS,
     ON_BACKEND_ERROR,
     ON_CONFLICT,
@@ -39,6 +43,8 @@ from .location import location_url, url_database
 
 SETTINGS_PREFIX = "redis.sessions."
 
+log = logging.getLogger("pyramid_session_redis")
+
 
 @dataclass(frozen=True)
 class Option:
@@ -47,6 +53,9 @@ class Option:
     default: Any
     doc: str
     group: str
+    # The settings reference's words for the default, where ``default`` alone
+    # would mislead (``secret``'s None is no default: one of it and ``cookie_signer`` is required).
+    shown_default: Optional[str] = None
 
     @property
     def doc_rst(self) -> str:
@@ -56,11 +65,13 @@ class Option:
 
 _OPTIONS: Tuple[Option, ...] = (
     # -- signing ------------------------------------------------------------
-    Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing"),
-    Option("secret_fallbacks", SECRETS, None, "Earlier secrets, still accepted when reading cookies so that `secret` can be rotated without logging everybody out. Cookies they signed are signed again with `secret` on their next response. In ini: separated by white space or new lines.", "Cookie signing"),
+    Option("secret", OPT_STR, None, "Secret that signs the session cookie (HMAC-SHA512). Give exactly one of `secret` and `cookie_signer`.", "Cookie signing",
+           shown_default="no default: required unless ``cookie_signer`` is given"),
+    Option("secret_fallbacks", SECRETS, None, "Earlier secrets, still accepted when reading cookies so that `secret` can be rotated without logging everybody out. Cookies they signed are signed again with `secret` on their next response. In ini: one per line (a secret may hold spaces). Each must be at least 32 bytes long.", "Cookie signing"),
+    Option("allow_short_secret", BOOL, False, "Accept a `secret` or `secret_fallbacks` shorter than 32 bytes without the start-up warning (`secret`) or error (`secret_fallbacks`). For tests and examples only: a short secret can be guessed offline from a single signed cookie.", "Cookie signing"),
     Option("cookie_signer", SIGNER, None, "An object with `dumps(str) -> bytes` and `loads(bytes) -> str` (raising ValueError on bad input) that signs the cookie instead of `secret`.", "Cookie signing"),
     # -- expiry policy --------------------------------------------------------
-    Option("timeout", SECONDS, 1200, "Seconds of inactivity after which a session expires. 0 or None: sessions never time out.", "Expiry and persistence"),
+    Option("timeout", SECONDS, 1200, "Seconds of inactivity after which a session expires. At most 100 years; 0 or None: sessions never time out.", "Expiry and persistence"),
     Option("timeout_trigger", OPT_COUNT, None, "Push the expiry forward only once less than this many seconds remain, so most reads write nothing. Implies `python_expires`. In LRU mode (`set_redis_ttl = false`) it defaults to half the timeout; 0 turns it off.", "Expiry and persistence"),
     Option("python_expires", OPT_BOOL, None, "Also store the expiry in the payload and check it on load. None (the default) turns it on only where it is needed: LRU mode and `timeout_trigger`.", "Expiry and persistence"),
     Option("set_redis_ttl", BOOL, True, "Give session keys a Redis TTL. False runs Redis as an LRU cache: no TTL is ever sent and the expiry lives in the payload.", "Expiry and persistence"),
@@ -78,7 +89,7 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("cookie_samesite", SAMESITE, "Lax", "SameSite attribute of the cookie: Strict, Lax or None (None needs `cookie_secure`). Python None or an empty ini value omits it.", "Cookie"),
     Option("cookie_expires", EXPIRES, None, "Expires attribute of the cookie (Python only). Prefer `cookie_max_age`.", "Cookie"),
     Option("cookie_comment", OPT_STR, None, "Comment attribute of the cookie.", "Cookie"),
-    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response. When false, such a response sets no cookie, but still deletes that of a session that ended.", "Cookie"),
+    Option("cookie_on_exception", BOOL, True, "Set the cookie of a new session even when the view raised and an exception view rendered the response. When false, such a response sets no cookie, but still deletes that of a session that ended, and still sets the new cookie of a session given a new id by `regenerate_id()` (whose old id is dead).", "Cookie"),
     # -- redis ----------------------------------------------------------------
     Option("redis_url", OPT_STR, None, "Redis URL: redis://, rediss:// (TLS), unix://, or memory:// for an in-process store (development and tests only). With no Redis location at all, $REDIS_URL is used, then redis://localhost:6379/0.", "Redis connection"),
     Option("redis_host", OPT_STR, None, "Redis host (default localhost).", "Redis connection"),
@@ -104,18 +115,23 @@ _OPTIONS: Tuple[Option, ...] = (
     Option("redis_sentinel_password", OPT_STR, None, "Password of the sentinels themselves (`redis_password` is the master's).", "Sentinel and Cluster"),
     Option("redis_cluster", BOOL, False, "Talk to a Redis Cluster: `redis_url` (or host and port) names one node, the client finds the others. Every command is single-key, so nothing else changes.", "Sentinel and Cluster"),
     # -- hooks ----------------------------------------------------------------
-    Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), or msgpack (needs the msgpack package).", "Serialization and hooks"),
+    Option("serializer", SERIALIZER, None, "How payloads are stored, by name: json (None: json, unless `serialize` is given), pickle (logs a warning at start-up: whoever can write to Redis can then run code in the application), msgpack (needs the msgpack package), or orjson or msgspec (need that package): the same JSON as json, written and read faster, with a few values stored differently (docs/serializers.rst). json, orjson and msgspec read each other's sessions, so a site can switch between them without logging anyone out.", "Serialization and hooks"),
     Option("pickle_migration", BOOL, False, "With JSON, also read payloads stored with pickle (by 1.x) and store them again as JSON at the end of the request that reads them, so a site can leave pickle without logging anyone out. Unpickles what Redis holds while it is on: turn it off once the old sessions have expired.", "Serialization and hooks"),
-    Option("max_payload_bytes", OPT_COUNT, 1048576, "Largest serialized session that is stored (1 MiB). A larger one raises `SessionPayloadTooLarge` where it is written and is not stored. None: no limit (1.x had none).", "Serialization and hooks"),
-    Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks"),
-    Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks"),
+    Option("max_payload_bytes", OPT_COUNT, 1048576, "Largest serialized session that is stored (1 MiB). A larger one is not stored: `do_persist()` raises `SessionPayloadTooLarge`; at the end of the request it goes to `func_payload_error_logger`. A larger payload found in Redis is not decoded: the session is replaced (`InvalidSession_DeserializationError`). None: no limit (1.x had none).", "Serialization and hooks"),
+    Option("serialize", CALLABLE, None, "`f(payload_dict) -> bytes`. Default: compact JSON. Give `deserialize` too.", "Serialization and hooks", shown_default="default JSON"),
+    Option("deserialize", CALLABLE, None, "`f(bytes) -> payload_dict`, the inverse of `serialize`.", "Serialization and hooks", shown_default="default JSON"),
     Option("id_generator", CALLABLE, None, "`f() -> str` making new session ids. Default: 256 random bits, URL-safe.", "Serialization and hooks"),
-    Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for cacheable responses). See `check_response_allow_cookies`.", "Serialization and hooks"),
+    Option("func_check_response_allow_cookies", CALLABLE, None, "`f(response) -> bool`; False keeps session cookies off that response (for responses a shared cache may store). See `check_response_allow_cookies`. After `regenerate_id()`, a response refused a cookie ends the session (the old id must not stay in use).", "Serialization and hooks"),
     Option("func_invalid_logger", CALLABLE, None, "`f(request, exc)`, called with the `InvalidSession` subclass that explains why an incoming session was replaced.", "Serialization and hooks"),
+    Option("func_payload_error_logger", CALLABLE, None, "`f(request, exc)`, called with every `SessionPayloadError` (a value the serializer cannot encode, or a session over `max_payload_bytes`): those `do_persist()` raises to the view, and those met at the end of the request, which are logged instead of raised (the response stands; Redis keeps what it held).", "Serialization and hooks"),
     Option("on_backend_error", ON_BACKEND_ERROR, "raise", "When Redis fails (down, timing out): raise `SessionBackendError`, which an exception view can render; or degrade: serve the request with an empty session that is neither stored nor given a cookie, and let a failed end-of-request write go (logged). Either way `func_backend_error_logger` is told.", "Redis failures"),
     Option("func_backend_error_logger", CALLABLE, None, "`f(request, exc)`, called with every `SessionBackendError`, in both modes, so that failures can be counted.", "Redis failures"),
+    Option("backend_cooldown", COOLDOWN, 5.0, "The circuit breaker: after Redis failed to answer (a timeout, a refused or lost connection), this process's session commands fail at once for this many seconds (`SessionBackendUnavailable`, handled as `on_backend_error` says) instead of each waiting for `redis_socket_timeout`; then one request at a time tries Redis again, and an answer closes the breaker. 0 or None: no breaker, every request tries Redis. Not used with a memory:// `redis_url`.", "Redis failures"),
     Option("on_conflict", ON_CONFLICT, "merge", "When another request changed the session after this one loaded it: merge (the default: a checked write, one EVALSHA that compares the payload's stamp, and, on a conflict, this request's changes re-applied key by key on top of theirs, flash queues as queues), overwrite (last write wins, as 1.x: one SET XX), or raise `SessionConflict`. In every mode a write never brings back a session that was ended (invalidated, regenerated away, deleted) after the request loaded it.", "Concurrent requests"),
     Option("func_conflict_logger", CALLABLE, None, "`f(request, exc)`, called with a `SessionConflict` when a merge overwrote keys the other request had also changed, or a write was dropped because the session ended meanwhile.", "Concurrent requests"),
+    Option("local_cache", COUNT, 0, "How many sessions each process keeps in memory to serve read-only requests with no Redis command (0: none, the default). The cookie then also names the version of the session it last got from a write; an entry is used only for that version, so a browser's own changes are seen on every worker at once. Changes from outside the browser's own requests (another device, `invalidate()` of another session, the command-line tool, eviction) are seen within `local_cache_max_age`. See docs/localcache.rst.", "Local read cache"),
+    Option("local_cache_max_age", FLOAT, 5.0, "Seconds a cached session is served before Redis is asked again: the longest a change from outside the browser's own requests (a revocation) can go unseen by a worker, and, with the default expiry policy, by how much a session may expire early.", "Local read cache"),
+    Option("local_cache_max_bytes", OPT_COUNT, 64 * 1024 * 1024, "The most memory the cached sessions of one process may take, in bytes (payload sizes plus about 400 bytes each), 64 MiB by default. None: bounded by `local_cache` entries only.", "Local read cache"),
 )
 
 OPTIONS: Dict[str, Option] = {opt.name: opt for opt in _OPTIONS}
@@ -244,6 +260,7 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str], 
         )
     if values["secret"] is not None and not values["secret"].strip():
         raise InvalidSetting(f"{s('secret')} is empty: use a long random string")
+    _check_secret_lengths(values, shown_as)
     if values["set_redis_ttl_readheavy"]:
         if not values["timeout"]:
             raise InvalidSetting(f"{s('set_redis_ttl_readheavy')} needs a {s('timeout')}")
@@ -276,18 +293,43 @@ def _check_combinations(values: Dict[str, Any], shown_as: Callable[[str], str], 
     _check_location(values, shown_as)
 
 
+def _check_secret_lengths(values: Dict[str, Any], s: Callable[[str], str]) -> None:
+    """Short secrets can be guessed offline from one signed cookie: refused in
+    ``secret_fallbacks`` (new in 2.0), a warning for ``secret`` (1.x took any)."""
+    if values["allow_short_secret"]:
+        return
+    fallbacks = values["secret_fallbacks"] or ()
+    for number, old in enumerate(fallbacks, 1):
+        if secret_length(old) < MIN_SECRET_BYTES:
+            which = f"secret {number} of {len(fallbacks)}" if len(fallbacks) > 1 else "its secret"
+            raise InvalidSetting(
+                f"{s('secret_fallbacks')}: {which} is {secret_length(old)} bytes long; each must be at least "
+                f"{MIN_SECRET_BYTES} bytes (a short secret can be guessed offline from one cookie it signed). "
+                f"In ini, give one secret per line. For tests only: {s('allow_short_secret')} = true"
+            )
+    secret = values["secret"]
+    if secret is not None and secret_length(secret) < MIN_SECRET_BYTES:
+        log.warning(
+            "pyramid_session_redis: %s is %d bytes long; use at least %d random bytes, such as "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))' prints: a short secret can be "
+            "guessed offline from a single signed cookie, and whoever guesses it can sign any session id. "
+            "For tests only, %s = true silences this.",
+            s("secret"), secret_length(secret), MIN_SECRET_BYTES, s("allow_short_secret"),
+        )
+
+
 def _check_serializer(values: Dict[str, Any], s: Callable[[str], str]) -> None:
     name = values["serializer"]
     if name is not None and values["serialize"] is not None:
         raise InvalidSetting(f"give {s('serializer')} or {s('serialize')}/{s('deserialize')}, not both")
     if values["pickle_migration"] and (values["serialize"] is not None or name not in (None, "json")):
         raise InvalidSetting(f"{s('pickle_migration')} moves sessions to JSON: it needs {s('serializer')} = json")
-    if name == "msgpack":
+    if name in ("msgpack", "orjson", "msgspec"):  # (the serializer's package has the same name)
         try:
-            import msgpack  # noqa: F401
+            importlib.import_module(name)
         except ImportError:
             raise InvalidSetting(
-                f"{s('serializer')} = 'msgpack' needs the msgpack package: pip install msgpack"
+                f"{s('serializer')} = {name!r} needs the {name} package: pip install {name}"
             ) from None
 
 
@@ -402,11 +444,11 @@ def reference_rst() -> str:
         if opt.group != group:
             group = opt.group
             lines += [group, "-" * len(group), ""]
-        default = "JSON" if opt.name in ("serialize", "deserialize") else repr(opt.default)
+        default = f"default ``{opt.default!r}``" if opt.shown_default is None else opt.shown_default
+        where = "Python only (no ini key)" if opt.kind.python_only else f"ini: ``{settings_key(opt.name)}``"
         lines += [
             f"``{opt.name}``",
-            f"    *{opt.kind.name}*, default ``{default}``; ini: ``{settings_key(opt.name)}``"
-            + (" (Python only)" if opt.kind.python_only else ""),
+            f"    *{opt.kind.name}*, {default}; {where}",
             "",
             "    " + opt.doc_rst,
             "",

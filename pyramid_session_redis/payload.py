@@ -24,14 +24,22 @@ import functools
 import io
 import itertools
 import json
+import math
 import os
 import pickle
 import secrets
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
-from .exceptions import InvalidSession_PayloadLegacy
+from .exceptions import InvalidSession_PayloadLegacy, SessionPayloadError
 
 VERSION = 1
+
+# The ranges a payload's numbers must be in; outside them it is damaged (and
+# an expiry computed from it could be one Redis refuses: EX must stay below
+# about 2**63 milliseconds).  The ``timeout`` option is held to the same bound.
+MAX_TIMEOUT = 3_155_760_000  # seconds: 100 years
+MAX_EPOCH = 253_402_300_799  # 9999-12-31 23:59:59 UTC, for "c" and "x"
+MAX_STAMP = 64  # characters; ours have 24
 
 Serialize = Callable[[Dict[str, Any]], Any]
 Deserialize = Callable[[bytes], Any]
@@ -63,10 +71,14 @@ def json_serialize(payload: Dict[str, Any]) -> bytes:
     None, list, dict with str keys); tuples come back as lists."""
     try:
         return _json_encode(payload).encode("utf-8")
-    except TypeError as exc:
-        raise TypeError(
-            f"a session value cannot be stored as JSON ({exc}); store JSON types only, "
-            "or configure a serializer that handles it (serialize/deserialize)"
+    except (TypeError, ValueError, RecursionError) as exc:
+        # TypeError: not a JSON type; ValueError: a circular reference, or a lone
+        # surrogate that UTF-8 cannot hold (UnicodeEncodeError); RecursionError:
+        # nested deeper than the encoder goes.
+        raise SessionPayloadError(
+            f"a session value cannot be stored as JSON ({type(exc).__name__}: {exc}); store JSON types only "
+            "(str without lone surrogates, numbers, bool, None, lists and dicts with str keys, not nested "
+            "hundreds deep), or configure a serializer that handles it (serialize/deserialize)"
         ) from exc
 
 
@@ -145,12 +157,100 @@ def migrating_deserialize(raw: bytes) -> Any:
     return json_deserialize(raw)
 
 
+# -- serializer = orjson | msgspec: the same stored JSON, written and read faster ------------
+#
+# Either reads every payload the json serializer writes, and writes payloads it
+# reads, with the same values (docs/serializers.rst lists the exceptions).  What
+# the fast encoder refuses is written by json_serialize, which stores it or
+# raises its TypeError; what the fast decoder refuses or might misread is read
+# by json.loads; a 1.x pickle is read as json_deserialize reads it.
+
+
+def _as_json_type(obj: Any) -> Any:
+    """The fast encoders' hook: a subclass of a JSON type that the json module
+    writes as its base type (``markupsafe.Markup``, a namedtuple) but the fast
+    encoder does not take, as that base type; anything else is refused.  (A bool
+    comes here only as a dict key, which msgspec would write as "1"; json writes "true".)"""
+    if isinstance(obj, bool):
+        raise TypeError("a bool dict key is left to json")
+    if isinstance(obj, str):
+        return str.__str__(obj)
+    if isinstance(obj, int):
+        return int.__int__(obj)
+    if isinstance(obj, float):
+        return float.__float__(obj)
+    if isinstance(obj, (tuple, list)):
+        return list(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _fast_json_pair(
+    encode: Callable[[Any], bytes],
+    decode: Callable[[bytes], Any],
+    decode_errors: Tuple[Type[Exception], ...],
+    misread: Optional[Callable[[bytes], bool]] = None,
+) -> Tuple[Serialize, Deserialize]:
+    def serialize(payload: Dict[str, Any]) -> bytes:
+        try:
+            return encode(payload)
+        except Exception:
+            # Integers beyond 64 bits, non-str keys, deep nesting... as json writes
+            # them; or json's own TypeError, for a value that it cannot store either.
+            return json_serialize(payload)
+
+    def deserialize(raw: bytes) -> Any:
+        if is_pickle(raw):
+            return plain_unpickle(raw)  # a 1.x session, read as json_deserialize reads it
+        if misread is None or not misread(raw):
+            try:
+                return decode(raw)
+            except decode_errors:
+                pass  # NaN, Infinity, lone surrogates, a byte order mark...
+        return _json_decode(raw)
+
+    return serialize, deserialize
+
+
+# Digits become "0", "-" stays, anything else becomes a space.
+_DIGIT_RUNS = bytes(48 if 48 <= b <= 57 else 45 if b == 45 else 32 for b in range(256))
+
+
+def _wide_int_in(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an integer outside -2**63..2**64-1, which orjson
+    reads as a float: a run of 20 digits, or "-" and 19.  Such a run can also be
+    inside a string, or the decimals of a float between 1e-5 and 1e-4 as orjson
+    and msgspec spell it (0.00008133515071629735): json.loads then reads that
+    payload, more slowly, and gives the same values."""
+    runs = raw.translate(_DIGIT_RUNS)
+    return b"00000000000000000000" in runs or b"-0000000000000000000" in runs
+
+
+def _orjson_pair() -> Tuple[Serialize, Deserialize]:
+    import orjson
+
+    return _fast_json_pair(
+        functools.partial(orjson.dumps, default=_as_json_type), orjson.loads, (orjson.JSONDecodeError,), _wide_int_in
+    )
+
+
+def _msgspec_pair() -> Tuple[Serialize, Deserialize]:
+    import msgspec
+
+    return _fast_json_pair(
+        msgspec.json.Encoder(enc_hook=_as_json_type).encode, msgspec.json.Decoder().decode, (msgspec.MsgspecError,)
+    )
+
+
 def named_serializer(name: str) -> Tuple[Serialize, Deserialize]:
-    """``(serialize, deserialize)`` for ``serializer = json | pickle | msgpack``."""
+    """``(serialize, deserialize)`` for ``serializer = json | pickle | msgpack | orjson | msgspec``."""
     if name == "pickle":
         return _pickle_pair()
     if name == "msgpack":
         return _msgpack_pair()
+    if name == "orjson":
+        return _orjson_pair()
+    if name == "msgspec":
+        return _msgspec_pair()
     return json_serialize, json_deserialize
 
 
@@ -233,21 +333,27 @@ def encode(
     return out
 
 
-def _int_or_none(value: Any) -> Optional[int]:
-    if type(value) is int:  # as written by encode()
-        return value
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedPayload(f"expected a number, got {type(value).__name__}")
-    return int(value)
+def _number(obj: Dict[str, Any], key: str, low: int, high: int) -> Optional[int]:
+    """Field ``key``: absent or None, or a number within ``low..high``, made
+    whole (1.x payloads may hold floats); ``MalformedPayload`` for anything else."""
+    value = obj.get(key)
+    if type(value) is not int:  # (an int is what encode() writes: the fast path)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise MalformedPayload(f"payload field {key!r} is not a number ({type(value).__name__})")
+    if not low <= value <= high:
+        raise MalformedPayload(f"payload field {key!r} is out of range ({low}..{high})")
+    return value if type(value) is int else int(value)
 
 
 def decode(obj: Any) -> Payload:
     """Check a deserialized payload.
 
     Raises ``InvalidSession_PayloadLegacy`` for something that is not a payload
-    of a version we know, ``MalformedPayload`` for a damaged one.
+    of a version we know, ``MalformedPayload`` for a damaged one: a field
+    missing, of the wrong type, or out of range (so that nothing computed from
+    it, a TTL above all, is ever refused by Redis).
     """
     if not isinstance(obj, dict) or type(obj.get("v")) is not int or obj["v"] != VERSION:
         version = obj.get("v") if isinstance(obj, dict) else None
@@ -255,9 +361,11 @@ def decode(obj: Any) -> Payload:
     data = obj.get("m")
     if not isinstance(data, dict):
         raise MalformedPayload("payload has no managed dict")
-    created = _int_or_none(obj.get("c"))
+    created = _number(obj, "c", 1, MAX_EPOCH)
     if created is None:
         raise MalformedPayload("payload has no creation time")
     stamp = obj.get("s")
-    return Payload(data, created, _int_or_none(obj.get("t")), _int_or_none(obj.get("x")),
-                   stamp if type(stamp) is str else None)
+    if stamp is not None and not (type(stamp) is str and 0 < len(stamp) <= MAX_STAMP and stamp.isascii()):
+        # A write compares and replaces the stamp as ASCII bytes (head_of, restamped).
+        raise MalformedPayload("payload stamp is not a short ASCII string")
+    return Payload(data, created, _number(obj, "t", 1, MAX_TIMEOUT), _number(obj, "x", 1, MAX_EPOCH), stamp)

@@ -10,6 +10,7 @@ Time comes in as ``now``; nothing here reads a clock of its own.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
 from . import merge
 from . import payload as payload_format
-from .exceptions import SessionBackendError, SessionConflict, SessionPayloadTooLarge
+from .exceptions import SessionBackendError, SessionConflict, SessionPayloadError, SessionPayloadTooLarge
 from .policy import Action, Decision, storage_decision, write_terms
 from .store import GONE, WRITTEN
 
@@ -29,20 +30,13 @@ _WRITE_ATTEMPTS = 12
 _RETRY_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by session id: bounded, no clean-up
 _LOCK_WAIT = 0.05  # seconds
 
+log = logging.getLogger("pyramid_session_redis")
+
 
 def settle(session: SessionState, now: int) -> None:
     """End of the request: ask the policy for the one storage action, and carry it out."""
     if session._regenerated_from is not None and not session._cookie_sent:
-        # regenerate_id() without a cookie to tell the browser the new id:
-        # keep the session where the browser's cookie points (and drop a
-        # copy that do_persist() wrote under the new id).
-        if session._stored:
-            session._doomed = session._session_id
-            session._raw = None  # what the old key holds is no longer known: write it whole
-        else:
-            session._doomed = None
-        session._session_id, session._stored, session._dirty = session._regenerated_from, True, True
-        session._regenerated_from = None
+        _end_unannounced(session, now)
     view = session._view()
     decision = storage_decision(view, session._settings.rules, now)
     if session._hooks.decided is not None:
@@ -50,19 +44,49 @@ def settle(session: SessionState, now: int) -> None:
     carry_out(session, decision)
 
 
+def _end_unannounced(session: SessionState, now: int) -> None:
+    """``regenerate_id()``, and no cookie could give the browser the new id
+    (``func_check_response_allow_cookies`` refused the response, or Pyramid ran
+    no response callbacks for an exception no view handled).
+
+    The session ends instead of staying under its old id, which may be one an
+    attacker planted (then logged in as the victim): the old key is deleted
+    (it is doomed already), and so is a copy ``do_persist()`` stored under the
+    new id, which no browser will ever present.  The user starts afresh.
+    """
+    if session._stored:
+        session._store.delete(session._sid)
+    session._regenerated_from = None
+    session._start_fresh(now)
+    log.warning(
+        "pyramid_session_redis: regenerate_id() was called, but the response carried no session cookie "
+        "(func_check_response_allow_cookies refused it, or no exception view rendered the error): the session "
+        "was ended rather than kept under its old id; let the response of a login carry the cookie "
+        "(Cache-Control: no-store or private)"
+    )
+
+
 def carry_out(session: SessionState, decision: Decision) -> None:
     """Send what ``decision`` asks for: at most one command, unless a write must merge."""
     store = session._store
     action = decision.action
     data: Optional[bytes] = None
-    if action is Action.SAVE_IF_CHANGED:
-        # Serialized as loaded (with the loaded stamp): the same bytes mean nothing changed.
-        as_loaded = serialized(session, decision.expires, session._stamp)
-        if as_loaded != session._raw:
-            data = _stamped_anew(session, as_loaded, decision.expires)
-    elif action is Action.CREATE or action is Action.SAVE:
-        # Serialized first: a session too large to store leaves Redis as it was.
-        data = _stamped_anew(session, None, decision.expires)
+    try:
+        if action is Action.SAVE_IF_CHANGED:
+            # Serialized as loaded (with the loaded stamp): the same bytes mean nothing changed.
+            as_loaded = serialized(session, decision.expires, session._stamp)
+            if as_loaded != session._raw:
+                data = _stamped_anew(session, as_loaded, decision.expires)
+        elif action is Action.CREATE or action is Action.SAVE:
+            # Serialized first: a session too large to store leaves Redis as it was.
+            data = _stamped_anew(session, None, decision.expires)
+    except SessionPayloadError:
+        if decision.delete_old:
+            # What cannot be stored is not stored, but a session that was
+            # invalidated or regenerated away still ends.
+            store.delete(cast(str, session._doomed))
+            session._doomed = None
+        raise
     if decision.delete_old:
         store.delete(cast(str, session._doomed))  # (delete_old: the policy saw a doomed id)
         session._doomed = None
@@ -90,7 +114,12 @@ def persist_now(session: SessionState, now: int) -> None:
     """
     rules = session._settings.rules
     expires, ttl = write_terms(session._view(), rules, now)
-    data = _stamped_anew(session, None, expires)
+    try:
+        data = _stamped_anew(session, None, expires)
+    except SessionPayloadError as exc:
+        if session._hooks.payload_error is not None:
+            session._hooks.payload_error(session.request, exc)
+        raise
     try:
         store_payload(session, not session._stored, data, ttl, expires if rules.track_expiry else None)
     except SessionBackendError as exc:
@@ -115,10 +144,22 @@ def store_payload(session: SessionState, create: bool, data: bytes, ttl: Optiona
 
 
 def serialized(session: SessionState, expires: Optional[int], stamp: Optional[str]) -> bytes:
-    """The session's payload, stamped ``stamp``, as the serializer makes it."""
-    data = session._settings.serialize(
-        payload_format.encode(session._data, session._created, session._timeout, expires, stamp)
-    )
+    """The session's payload, stamped ``stamp``, as the serializer makes it.
+
+    Whatever the serializer raises becomes ``SessionPayloadError``: one
+    documented error for a session that cannot be stored as it is.
+    """
+    try:
+        data = session._settings.serialize(
+            payload_format.encode(session._data, session._created, session._timeout, expires, stamp)
+        )
+    except SessionPayloadError:
+        raise
+    except Exception as exc:  # (TypeError, RecursionError, pickle's and msgpack's own errors...)
+        raise SessionPayloadError(
+            f"the session cannot be serialized ({type(exc).__name__}: {exc}); store only values "
+            "the serializer can encode"
+        ) from exc
     if isinstance(data, str):
         data = data.encode("utf-8")
     return data  # type: ignore[no-any-return]  # (what a user's serialize returns is not typed)
@@ -149,7 +190,7 @@ def _create(session: SessionState, data: bytes, ttl: Optional[int]) -> None:
             return
         session._session_id = settings.new_id()
         if session._response is not None:
-            settings.cookies.set(session._response, session._session_id, session._cookie_overrides)
+            session._send_cookie(session._response)
     raise RuntimeError(f"id_generator gave {_CREATE_ATTEMPTS} ids in a row that are already in Redis")
 
 
@@ -159,6 +200,12 @@ def _mark_stored(session: SessionState, data: bytes, expires: Optional[int]) -> 
     session._stored = True
     session._expires = expires
     session._unchanged()
+    if session._settings.local_cache is not None:
+        # The browser's cookie must name the version just written: the
+        # response being built says it (or will, when written from the view).
+        session._recookie = True
+        if session._version_to is not None:
+            session._send_cookie(session._version_to)
 
 
 def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[int], expires: Optional[int]) -> None:
@@ -166,15 +213,6 @@ def _checked_write(session: SessionState, data: Optional[bytes], ttl: Optional[i
     loaded; otherwise merge this request's changes into what is there now, and
     try again (``on_conflict``).  One command when nobody else wrote."""
     store = session._store
-    if session._raw is None:
-        # Nothing loaded to compare with (regenerate_id() whose new id the
-        # browser could not be told): over what is there, if anything still is.
-        if data is None:
-            store.delete(session._sid)
-            _written(session, WRITTEN, None, expires, ())
-        else:
-            _written(session, WRITTEN if store.save(session._sid, data, ttl) else GONE, data, expires, ())
-        return
     head, whole = payload_format.head_of(session._raw, session._stamp)
     reply = store.checked_save(session._sid, head, data, ttl, whole)
     if type(reply) is int:
@@ -268,7 +306,7 @@ def _written(
         # cookie may be set, the deletion is taken back: the browser's cookie
         # names this very session.)
         if session._may_set_cookie:
-            session._settings.cookies.set(session._response, session._sid, session._cookie_overrides)
+            session._send_cookie(session._response)
         else:
             session._settings.cookies.unset(session._response)
         session._cookie_deleted = False

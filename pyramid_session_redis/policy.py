@@ -89,7 +89,7 @@ class SessionView(NamedTuple):
     expires_pinned: bool  # set by adjust_session_expires()
     ttl_mismatch: bool  # the load refreshed the TTL with the default timeout, not this session's
     cookie_sent: bool  # the response carries this session's cookie
-    regenerated: bool = False  # regenerate_id() moved a stored session: it stays put if no cookie can say so
+    regenerated: bool = False  # regenerate_id() moved a stored session: its new cookie must be sent
 
 
 class Decision(NamedTuple):
@@ -115,10 +115,13 @@ def cookie_action(view: SessionView, rules: Rules, allowed: bool, may_set: bool 
     ``allowed`` False (``func_check_response_allow_cookies`` refused the
     response): no Set-Cookie at all, not even a deletion.  ``may_set`` False
     (an exception response under ``cookie_on_exception = false``): no cookie
-    is set, but the cookie of a session that ended is still deleted.
+    is set, but the cookie of a session that ended is still deleted, and a
+    session moved by ``regenerate_id()`` still gets its new cookie: its old id
+    is dead, and keeping it would keep an id an attacker may have planted.
     """
     if not allowed:
         return Cookie.KEEP
+    may_set = may_set or view.regenerated
     if not view.stored:
         if view.keep or not view.empty:
             if may_set:
@@ -137,9 +140,7 @@ def cookie_action(view: SessionView, rules: Rules, allowed: bool, may_set: bool 
 def _instead_of_set(view: SessionView) -> Cookie:
     """No cookie may be set: delete the browser's if it leads to no session
     (invalidated, or a bad cookie); keep it if the session stays under it
-    (``regenerate_id()``, see ``persist.settle``, or a mere re-cookie)."""
-    if view.regenerated:
-        return Cookie.KEEP
+    (a mere re-cookie)."""
     return Cookie.DELETE if (view.doomed or view.bad_cookie) else Cookie.KEEP
 
 
@@ -188,3 +189,26 @@ def storage_decision(view: SessionView, rules: Rules, now: int) -> Decision:
     if view.exposed and rules.detect_changes:
         return Decision(Action.SAVE_IF_CHANGED, expires=expires, ttl=ttl, otherwise=fallback)
     return _NOTHING if fallback is Action.NOTHING else Decision(fallback, expires=expires, ttl=ttl)
+
+
+def cacheable_seconds(rules: Rules, timeout: Optional[int], expires: Optional[int], now: int) -> float:
+    """For ``local_cache``: how long after a load from Redis at ``now`` a read-only
+    request may be answered from a copy of the session without this policy
+    owing Redis a command (a TTL refresh, a rewrite of the expiry) or serving
+    a session past its expiry.  ``now`` is rounded down, hence the second off."""
+    if rules.getex_on_load:
+        # The load refreshed the TTL; the end of the request may set this
+        # session's own timeout (ttl_mismatch): the copy stands in for the shorter.
+        default = rules.timeout or 0  # (getex_on_load: there is one)
+        return float(min(timeout or default, default))
+    if rules.track_expiry:
+        if timeout and not rules.trigger:
+            return 0.0  # every access moves the expiry
+        if expires is None:
+            return 0.0 if timeout else _FOREVER
+        return float(expires - (rules.trigger if timeout else 0) - now - 1)
+    return _FOREVER
+
+
+_FOREVER = float("inf")
+

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
+from .localcache import LocalCache
 from .payload import json_deserialize, json_serialize, migrating_deserialize, named_serializer
 from .policy import Rules, resolve_rules
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyramid_session_redis")
 
 DEFAULT_SOCKET_TIMEOUT = 5.0  # redis_socket_timeout's default
+# The named serializers besides json that store JSON, and read a 1.x pickle of plain data as json does.
+JSON_LIKE = ("orjson", "msgspec")
 
 Reporter = Callable[[Any, Exception], Any]  # a hook: called with the request and what went wrong
 Serialize = Callable[[Any], Any]
@@ -46,11 +49,13 @@ class Hooks:
     conflict: Optional[Reporter] = None  # func_conflict_logger
     backend_error: Optional[Reporter] = None  # func_backend_error_logger
     decided: Optional[Callable[[SessionView, Decision, Dict[str, Any]], None]] = None
+    payload_error: Optional[Reporter] = None  # func_payload_error_logger
 
     @classmethod
     def from_options(cls, options: Dict[str, Any]) -> Hooks:
         return cls(
-            options["func_invalid_logger"], options["func_conflict_logger"], options["func_backend_error_logger"]
+            options["func_invalid_logger"], options["func_conflict_logger"], options["func_backend_error_logger"],
+            payload_error=options["func_payload_error_logger"],
         )
 
 
@@ -73,6 +78,7 @@ class SessionSettings:
     deserialized_fails_new: bool  # an undecodable payload starts a new session (else it raises)
     log_undecodable: bool  # ... and is logged (the default, None, of deserialized_fails_new)
     conflict_seconds: float  # how long a write may go on merging and retrying: one socket timeout
+    local_cache: Optional[LocalCache] = None  # local_cache > 0: this factory's read cache
 
     @classmethod
     def from_options(cls, options: Dict[str, Any], cookies: CookieJar) -> SessionSettings:
@@ -83,7 +89,9 @@ class SessionSettings:
             serialize=serialize,
             deserialize=deserialize,
             new_id=options["id_generator"] or default_id_generator,
-            rewrite_pickles=deserialize is json_deserialize or options["pickle_migration"],
+            rewrite_pickles=(
+                deserialize is json_deserialize or options["pickle_migration"] or options["serializer"] in JSON_LIKE
+            ),
             max_payload_bytes=options["max_payload_bytes"],
             checked_writes=options["on_conflict"] != "overwrite",
             merge_conflicts=options["on_conflict"] == "merge",
@@ -95,6 +103,11 @@ class SessionSettings:
             deserialized_fails_new=options["deserialized_fails_new"] is not False,
             log_undecodable=options["deserialized_fails_new"] is None,
             conflict_seconds=options["redis_socket_timeout"] or DEFAULT_SOCKET_TIMEOUT,
+            local_cache=(
+                LocalCache(options["local_cache"], options["local_cache_max_bytes"], options["local_cache_max_age"])
+                if options["local_cache"]
+                else None
+            ),
         )
 
 

@@ -16,6 +16,7 @@ from zope.interface import implementer
 from . import lifecycle, persist
 from .exceptions import SessionBackendError
 from .lifecycle import SessionState, changes, reads
+from .payload import MAX_EPOCH, MAX_TIMEOUT
 from .session_compat import Session18
 
 # Values of these types cannot change in place; handing them out is safe.
@@ -61,16 +62,24 @@ class RedisSession(Session18, SessionState):
         self._cookie_overrides = None
 
     @changes
-    def regenerate_id(self) -> None:
+    def regenerate_id(self, keep_csrf: bool = False) -> None:
         """Give the session a fresh id and keep its data (call it at login and
         whenever privileges change, against session fixation).
 
         The data is stored under the new id at the end of the request, the old
-        key is deleted and the cookie is sent again; the old cookie then leads
-        nowhere.  If this response may not carry a cookie (see
-        ``func_check_response_allow_cookies``), the browser could not learn
-        the new id, so the session stays under its old one.
+        key is deleted and the cookie is sent again, also on an exception
+        response under ``cookie_on_exception = false``; the old cookie then
+        leads nowhere.  The CSRF token is replaced too, so that a token learned
+        before the login is worthless after it; ``keep_csrf=True`` keeps it.
+
+        If the response may carry no cookie at all
+        (``func_check_response_allow_cookies`` refused it), the browser cannot
+        learn the new id: the session then ends (the old key is deleted all the
+        same, and a warning is logged), rather than stay under an id an
+        attacker may have planted.
         """
+        if not keep_csrf and "_csrft_" in self._data:
+            self._data["_csrft_"] = secrets.token_hex(32)
         if self._stored:
             self._doomed = self._session_id
             self._regenerated_from = self._session_id
@@ -307,14 +316,22 @@ class RedisSession(Session18, SessionState):
 
     @changes
     def adjust_session_expires(self, expires_epoch: int) -> None:
-        """Make this session expire at ``expires_epoch`` (seconds since the epoch)."""
-        self._expires = int(expires_epoch)
+        """Make this session expire at ``expires_epoch`` (seconds since the epoch,
+        before the year 10000; ValueError otherwise)."""
+        expires = int(expires_epoch)
+        if not 0 < expires <= MAX_EPOCH:
+            raise ValueError(f"expires_epoch must be from 1 to {MAX_EPOCH} (seconds since the epoch), not {expires}")
+        self._expires = expires
         self._expires_pinned = True
 
     @changes
     def adjust_session_timeout(self, timeout_seconds: int) -> None:
-        """Give this session its own timeout, kept for as long as it lives."""
-        self._timeout = int(timeout_seconds) or None
+        """Give this session its own timeout, kept for as long as it lives: 0 to
+        ``MAX_TIMEOUT`` seconds (100 years; 0: none); ValueError otherwise."""
+        timeout = int(timeout_seconds)
+        if not 0 <= timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout_seconds must be from 0 to {MAX_TIMEOUT} (100 years), not {timeout}")
+        self._timeout = timeout or None
 
     # 1.x spellings
     adjust_expires_for_session = adjust_session_expires

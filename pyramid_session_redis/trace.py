@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .policy import Decision, SessionView
 from .resolved import Hooks, Reporter
 from .store import CHECKED_WRITE, CHECKED_WRITE_SHA, CheckedResult, RedisStore, Store, checked_write_args
+
+if TYPE_CHECKING:
+    from .breaker import Breaker
 
 #: The key in ``request.environ`` under which a request's trace lives.
 TRACE_KEY = "pyramid_session_redis.trace"
@@ -54,6 +57,8 @@ class SessionTrace:
         self.decision: Optional[Decision] = None
         #: A copy of the session's data when the decision was taken.
         self.data: Optional[Dict[str, Any]] = None
+        #: The factory's circuit breaker (None: ``backend_cooldown = 0``, or memory://).
+        self.breaker: Optional[Breaker] = None
         self._extended = False  # a load with a TTL (GETEX) found the key, or EXPIRE was sent
 
     # -- what the panel and the demo show ----------------------------------
@@ -65,8 +70,13 @@ class SessionTrace:
 
     @property
     def loaded(self) -> bool:
-        """A stored session was found and loaded."""
-        return ("load", "found") in self.operations
+        """A stored session was found and loaded (from Redis, or from ``local_cache``)."""
+        return ("load", "found") in self.operations or self.cached
+
+    @property
+    def cached(self) -> bool:
+        """``local_cache`` served the session: no command was sent to load it."""
+        return self.session is not None and bool(self.session._from_cache)
 
     @property
     def persisted(self) -> bool:
@@ -129,7 +139,7 @@ class SessionTrace:
     def hooks_for(self, hooks: Hooks) -> Hooks:
         """The factory's hooks, noting each report and the decision first."""
         return Hooks(self._reporter(hooks.invalid), self._reporter(hooks.conflict),
-                     self._reporter(hooks.backend_error), self.settled)
+                     self._reporter(hooks.backend_error), self.settled, self._reporter(hooks.payload_error))
 
     def _reporter(self, hook: Optional[Reporter]) -> Reporter:
         def report(request: Any, exc: Exception) -> Any:

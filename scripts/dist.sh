@@ -62,9 +62,16 @@ missing = sorted(
 )
 with zipfile.ZipFile(wheel) as whl:
     in_wheel = whl.namelist()
-foreign = sorted(name for name in in_wheel if not name.startswith("pyramid_session_redis"))
+# The package, its pytest plugin's top-level module, and the wheel's metadata.
+foreign = sorted(
+    name for name in in_wheel
+    if not name.startswith(("pyramid_session_redis/", "pyramid_session_redis-"))
+    and name != "_pyramid_session_redis_pytest.py"
+)
 problems = [f"not in the sdist: {name}" for name in missing]
 problems += [f"in the wheel, outside the package: {name}" for name in foreign]
+if "_pyramid_session_redis_pytest.py" not in in_wheel:
+    problems.append("the wheel has no _pyramid_session_redis_pytest.py (the pytest11 entry point)")
 if "pyramid_session_redis/py.typed" not in in_wheel:
     problems.append("the wheel has no pyramid_session_redis/py.typed")
 for problem in problems:
@@ -78,13 +85,14 @@ src="$work/src"
 mkdir "$src"
 tar -xzf "$sdist" -C "$src" --strip-components=1
 # The tests must import the installed wheel and see its metadata, not the sdist's copies.
-rm -rf "$src/pyramid_session_redis" "$src"/*.egg-info
+rm -rf "$src/pyramid_session_redis" "$src/_pyramid_session_redis_pytest.py" "$src"/*.egg-info
 "$PYTHON" -m venv "$work/venv"
 quiet "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[testing,demo]" "$src/demo"
 quiet "$work/venv/bin/python" -m pip check
-installed=$(cd "$src" && "$work/venv/bin/python" -c 'import pyramid_session_redis as p; print(p.__version__, p.__file__)')
+installed=$(cd "$src" && "$work/venv/bin/python" -c 'import pyramid_session_redis as p, _pyramid_session_redis_pytest as t
+print(p.__version__, p.__file__, t.__file__)')
 case "$installed" in
-    *"$work/venv/"*) ;;
+    *" $work/venv/"*" $work/venv/"*) ;;
     *) echo "dist: FAILED: the tests would import $installed, not the wheel" >&2; exit 1 ;;
 esac
 quiet "$work/venv/bin/pyramid-session-redis" --version

@@ -19,7 +19,7 @@ loaded and before it is changed, so that requests overlap):
 ``/set?k=K&v=V``, ``/incr``, ``/plain`` (``s["n"] = s.get("n", 0) + 1``),
 ``/flash?m=M``, ``/pop`` (``pop_flash()``), ``/login?user=U`` (``regenerate_id()``
 and ``s["user"] = U``), ``/logout`` (``invalidate()``), ``/whoami``, ``/peek``
-(the whole session), ``/slow?token=T`` (loads the session, sets
+(the whole session), ``/cache`` (``local_cache``'s hits, misses and entries), ``/slow?token=T`` (loads the session, sets
 ``httptest:loaded:T``, waits for ``httptest:go:T``, then sets ``s["slow"]``).
 """
 
@@ -117,13 +117,17 @@ def make_app(options: Dict[str, Any]) -> Any:
         session["slow"] = token
         return answer("slow")
 
+    def cache(request: Any) -> Response:
+        held = factory.settings.local_cache
+        return answer(None if held is None else {"hits": held.hits, "misses": held.misses, "entries": len(held)})
+
     def backend_error(exc: Any, request: Any) -> Response:
         return Response(json.dumps(f"backend error: {exc}"), status=503, content_type="application/json", charset="utf-8")
 
     config = Configurator()
     config.set_session_factory(factory)
     views = {"set": set_, "incr": incr, "plain": plain, "flash": flash, "pop": pop, "login": login,
-             "logout": logout, "whoami": whoami, "peek": peek, "slow": slow}
+             "logout": logout, "whoami": whoami, "peek": peek, "slow": slow, "cache": cache}
     for name, view in views.items():
         config.add_route(name, "/" + name)
         config.add_view(view, route_name=name)

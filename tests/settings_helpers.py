@@ -14,7 +14,7 @@ P = "redis.sessions."
 def ini(**values: Any) -> Dict[str, Any]:
     """Settings as an ini file gives them: every value a string."""
     settings = {P + name: value for name, value in values.items()}
-    settings.setdefault(P + "secret", "s3cret")
+    settings.setdefault(P + "secret", "s3cret-of-thirty-two-bytes-or-more")
     return settings
 
 
@@ -23,7 +23,7 @@ def from_ini(**values: Any) -> SessionFactory:
 
 
 def factory(**kw: Any) -> SessionFactory:
-    kw.setdefault("secret", "s3cret")
+    kw.setdefault("secret", "s3cret-of-thirty-two-bytes-or-more")
     return RedisSessionFactory(**kw)
 
 

@@ -84,7 +84,9 @@ def test_an_exception_view_can_render_it(server):
 
 
 def test_requests_succeed_again_on_their_own_when_redis_returns(server):
-    app, reports = app_for(server)
+    # The pool's own recovery, without the circuit breaker's cool-down
+    # (tests/test_breaker_stall.py has the breaker's).
+    app, reports = app_for(server, backend_cooldown=0)
     app.get("/write?key=k&value=v")
     server.kill()
     for _ in range(3):

@@ -45,6 +45,35 @@ def test_ours_sends_the_commands_of_the_round_trip_table(row, redis_server, redi
         assert counts == {load: 1, "evalsha": 1}  # on_conflict defaults to merge: the checked write
 
 
+SERIALIZER_ROWS = [Row(row.scenario, row.policy, 0) for row in serializer_rows() if row.policy != "default"]
+
+
+@pytest.mark.parametrize("row", SERIALIZER_ROWS, ids=[row.label for row in SERIALIZER_ROWS])
+def test_the_serializer_rows_measure_the_named_serializers(row, redis_server, redis_client, commands):
+    assert wsgiapps.policy_options(row.policy) == {"serializer": row.policy}  # what users configure
+    counts, _ = _one_request("ours", row, redis_server.url, commands)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours")
+    assert json.loads(redis_client.get(redis_client.keys("*")[0]))["v"] == 1  # the same JSON payload
+
+
+CACHED_ROWS = [row for row in ROWS if "ours+cache" in impls_for(row, ["ours", "ours+cache"])]
+
+
+def test_the_cache_is_measured_on_read_rows_of_every_ttl_policy():
+    everything = ["ours", "ours+cache"]
+    measured = {row for row in set(main_rows() + serializer_rows() + size_rows()) if "ours+cache" in impls_for(row, everything)}
+    assert {(row.policy, row.size) for row in measured} >= {("default", 0), ("trigger", 0), ("lru", 0),
+                                                            ("readheavy", 0), ("default", 10_000)}
+    assert all(row.scenario == "read" for row in measured)
+
+
+@pytest.mark.parametrize("row", CACHED_ROWS, ids=[row.label for row in CACHED_ROWS])
+def test_ours_cache_reads_send_no_command(row, redis_server, redis_client, commands):
+    counts, body = _one_request("ours+cache", row, redis_server.url, commands)
+    assert counts == wsgiapps.expected_commands(row.scenario, row.policy, "ours+cache") == {}
+    assert body.isdigit()  # it read the session's int
+
+
 @pytest.mark.parametrize("row", WRITE_ROWS, ids=[row.label for row in WRITE_ROWS])
 def test_ours_overwrite_writes_with_a_plain_set(row, redis_server, redis_client, commands):
     counts, _ = _one_request("ours+overwrite", row, redis_server.url, commands)
@@ -111,16 +140,17 @@ def test_every_row_that_writes_measures_ours_against_overwrite():
         assert ("ours+overwrite" in impls_for(row, everything)) == (row in writes)
 
 
-@pytest.mark.parametrize("impl", ["ours", "ours+hiredis", "ours+msgspec", "ours+overwrite", "v181", "floor"])
+@pytest.mark.parametrize("impl", ["ours", "ours+hiredis", "ours+msgspec", "ours+overwrite", "ours+cache", "v181",
+                                  "floor"])
 def test_round_trip_table_write_commands_by_impl(impl):
-    checked = impl in ("ours", "ours+hiredis", "ours+msgspec")
+    checked = impl in ("ours", "ours+hiredis", "ours+msgspec", "ours+cache")
     assert (impl in wsgiapps.CHECKED_IMPLS) == checked
     for policy in ("default", "trigger", "lru", "readheavy", "pickle"):
         load = "get" if policy in ("trigger", "lru") else "getex"
         want = {load: 1, "evalsha": 1} if checked else {load: 1, "set": 1}
         assert wsgiapps.expected_commands("write", policy, impl) == want
         assert wsgiapps.expected_commands("nested", policy, impl) == want
-        assert wsgiapps.expected_commands("read", policy, impl) == {load: 1}
+        assert wsgiapps.expected_commands("read", policy, impl) == ({} if impl == "ours+cache" else {load: 1})
         assert wsgiapps.expected_commands("new", policy, impl) == {"set": 1}
 
 
@@ -145,6 +175,9 @@ def test_worker_protocol_end_to_end(redis_server):
         assert call(op="setup", redis_url=redis_server.url, scenario="read", policy="default", size=0, warmup=2)["ok"]
         run = call(op="run", seconds=0.05)
         assert run["ok"] and run["n"] >= 8 and run["elapsed"] >= 0.05
+        soak = call(op="cache_soak", redis_url=redis_server.url, n=60, every=30, sessions=20)
+        assert soak["ok"] and [s["requests"] for s in soak["samples"]] == [30, 60]
+        assert soak["samples"][-1]["entries"] == 20 and soak["samples"][-1]["hits"] >= 40  # all held after one pass
         bad = call(op="setup", redis_url=redis_server.url, scenario="read", policy="nonsense", size=0)
         assert bad["ok"] is False and "unknown policy" in bad["error"]
     finally:

@@ -93,11 +93,15 @@ def test_help_exits_0_and_lists_the_commands(capsys):
 
 def test_the_package_runs_main_when_run_as_a_module(monkeypatch, capsys):
     """What ``python -m pyramid_session_redis.cli`` runs, in this process (the test below runs it for real)."""
-    import runpy
+    import importlib
 
     monkeypatch.setattr(sys, "argv", ["pyramid-session-redis", "--help"])
+    # (Imported, not run with runpy: with this package's pytest11 entry point
+    # installed, pytest's assertion rewriting owns the package's modules, and
+    # runpy cannot ask its loader for their code.)
+    monkeypatch.delitem(sys.modules, "pyramid_session_redis.cli.__main__", raising=False)
     with pytest.raises(SystemExit) as exited:
-        runpy.run_module("pyramid_session_redis.cli", run_name="__main__")
+        importlib.import_module("pyramid_session_redis.cli.__main__")
     assert exited.value.code == 0
     assert "config_uri" in capsys.readouterr().out
 

@@ -62,11 +62,12 @@ def test_show_escapes_what_a_terminal_would_act_on(ini, redis_server, capsys):
 
 
 def test_show_a_cookie_signed_with_a_fallback_secret(tmp_path, redis_server, redis_client, capsys):
-    app = make_app(redis_server.url, prefix=PREFIX, secret="the-old-secret")
+    old = "the old secret, a passphrase of words"
+    app = make_app(redis_server.url, prefix=PREFIX, secret=old)
     session_id = new_session(app)
     cookie = app.cookies["session"]
-    path = write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret="the new secret",
-                     secret_fallbacks="an-older-one the-old-secret")
+    path = write_ini(tmp_path, redis_url=redis_server.url, prefix=PREFIX, secret="the new secret, a passphrase too",
+                     secret_fallbacks=f"\n    an older one, also a long passphrase\n    {old}")
     status, out, _ = run(capsys, path, "show", cookie)
     assert status == 0
     assert out.splitlines()[0] == (
@@ -224,7 +225,9 @@ def test_looks_signed_knows_the_signed_layout_whatever_the_secret():
     assert not looks_signed("an-id")  # too short to hold a signature
     assert not looks_signed(signed + "A")  # a length base64 never has
     assert not looks_signed(signed + "=")  # padded: dumps strips it
-    assert not looks_signed(SessionIdSigner("s").dumps("two words").decode())  # no id holds a space
+    assert not looks_signed(SessionIdSigner("s").dumps("three words here").decode())  # no id holds a space
+    # local_cache: the id, a space and the version (a stamp)
+    assert looks_signed(SessionIdSigner("s").dumps("an-id-of-some-length abcDEF012_-x").decode())
     assert not looks_signed("")
 
 

@@ -42,7 +42,7 @@ def test_settings_without_a_signer_are_valid_only_when_none_is_required():
     values = option_table.validate({"redis_url": "redis://h"}, require_signer=False)
     assert values["secret"] is None and values["cookie_signer"] is None
     with pytest.raises(InvalidSetting, match="give exactly one of secret and cookie_signer"):
-        option_table.validate({"secret": "s", "cookie_signer": REVERSING_SIGNER}, require_signer=False)
+        option_table.validate({"secret": "s" * 32, "cookie_signer": REVERSING_SIGNER}, require_signer=False)
     with pytest.raises(InvalidSetting, match="give exactly one of secret and cookie_signer"):
         option_table.validate({"redis_url": "redis://h"})
 
@@ -75,7 +75,7 @@ def test_where_the_sessions_are_is_described_without_secrets(settings, shown):
     from pyramid_session_redis.factory import make_factory
 
     factory = make_factory({**option_table.parse_settings(
-        {f"redis.sessions.{k}": v for k, v in settings.items()}), "secret": "s"})
+        {f"redis.sessions.{k}": v for k, v in settings.items()}), "secret": "s" * 32})
     keys = Keyspace(client_for=lambda: factory.client, cluster=factory.options["redis_cluster"])
     assert describe_location(factory.options, keys) == shown  # (nothing connects)
 

@@ -400,3 +400,19 @@ def test_concurrent_requests_merge_on_a_cluster(cluster, nodes):
     for cookie in cookies:
         assert peek(app, cookie) == "[('loaded', 'yes'), ('mine', 'm'), ('n', 2), ('theirs', 't')]"
     assert conflicts == []
+
+
+def test_local_cache_serves_cluster_sessions_with_no_command(cluster, nodes):
+    app = make_app(cluster.url, redis_cluster=True, local_cache=100)
+    first = make_app(cluster.url, redis_cluster=True, local_cache=100)
+    first.cookiejar = app.cookiejar  # one browser, two workers
+    for key in "abcdef":  # a few sessions, so that more than one master holds one
+        app.reset()
+        app.get("/write", params={"key": key, "value": key})
+        first.cookiejar = app.cookiejar
+        assert first.get("/read", params={"key": key}).text == repr(key)  # loaded from its master
+        reset_commands(nodes)
+        assert first.get("/read", params={"key": key}).text == repr(key)
+        assert data_commands(nodes) == {}
+        app.get("/write", params={"key": key, "value": key * 2})  # the other worker writes
+        assert first.get("/read", params={"key": key}).text == repr(key * 2)

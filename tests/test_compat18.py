@@ -21,7 +21,7 @@ from pyramid_session_redis.options import OPTIONS
 
 from .helpers import payload, run
 
-SECRET = "compat18-secret"
+SECRET = "compat18-secret, long enough to be accepted"
 
 # 1.8.1's lists (pyramid_session_redis.util); ours are derived from the option table.
 BOOL_1_8 = ("cookie_httponly", "cookie_on_exception", "cookie_secure", "deserialized_fails_new", "detect_changes",

@@ -12,7 +12,7 @@ from pyramid_session_redis import check_response_allow_cookies, cookies
 from pyramid_session_redis.cookies import CookieJar, SessionIdSigner
 from pyramid_session_redis.options import validate
 
-SECRET = "a secret for the codec tests"
+SECRET = "a secret for the cookie codec tests"
 
 # -- helpers ---------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ def test_read_custom_signer_raising_anything(error):
     assert jar(StubSigner(error=error)).read(FakeRequest({"session": "abc"})) == (None, True)
 
 
-@pytest.mark.parametrize("result", ["has space", "x" * 257, "", b"bytes-id", 42, None, "tab\there", "nön-ascii"])
+@pytest.mark.parametrize("result", ["has two spaces", "trailing ", " leading", "x" * 257, "", b"bytes-id", 42, None, "tab\there", "nön-ascii"])
 def test_read_custom_signer_returning_implausible_id(result):
     assert jar(StubSigner(result=result)).read(FakeRequest({"session": "abc"})) == (None, True)
 
@@ -499,4 +499,42 @@ def test_other_headers_do_not_block_cookies():
     response = webob.Response()
     response.headers["X-Cache"] = "miss"
     response.headers["ETag"] = '"abc"'
+    assert check_response_allow_cookies(response) is True
+
+
+@pytest.mark.parametrize("cache_control", [
+    "no-store",
+    "No-Store",
+    "private",
+    "private, max-age=0",
+    "no-cache, no-store, must-revalidate",  # what login pages usually send
+    'private="Set-Cookie"',  # a shared cache may keep the response, but not that header
+    'private="X-Other, set-cookie"',
+    "public, max-age=60, no-store",  # no-store wins: nobody keeps it
+])
+def test_cookies_on_a_response_no_shared_cache_keeps(cache_control):
+    response = webob.Response()
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Expires"] = "0"  # (Expires does not matter next to no-store or private)
+    assert check_response_allow_cookies(response) is True
+
+
+@pytest.mark.parametrize("cache_control", [
+    "no-cache",  # a cache may keep it and, once revalidated, serve it with its Set-Cookie
+    "max-age=0, must-revalidate",
+    "public",
+    's-maxage=60, private="X-Other"',
+    "no-storage, privacy",  # not the directives
+    'x-note="no-store, private"',  # inside another directive's value
+])
+def test_no_cookies_on_a_response_a_shared_cache_may_keep(cache_control):
+    response = webob.Response()
+    response.headers["Cache-Control"] = cache_control
+    assert check_response_allow_cookies(response) is False
+
+
+def test_no_store_in_a_second_cache_control_header_counts():
+    response = webob.Response()
+    response.headerlist.append(("Cache-Control", "max-age=0"))
+    response.headerlist.append(("Cache-Control", "no-store"))
     assert check_response_allow_cookies(response) is True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -19,12 +20,14 @@ pytest.importorskip("pyramid_debugtoolbar")
 
 from pyramid.config import Configurator
 from pyramid.events import NewResponse
+from pyramid.interfaces import ISessionFactory
 from pyramid.request import Request
 from pyramid.response import Response
 from webtest import TestApp
 
 from pyramid_session_redis import RedisSessionFactory
 from pyramid_session_redis.debugtoolbar import RedisSessionPanel
+from pyramid_session_redis.store import CHECKED_WRITE
 from pyramid_session_redis.trace import request_trace
 
 from .app import SECRET
@@ -221,7 +224,7 @@ def test_a_new_session_shows_its_set_nx_written_after_process_response(redis_ser
     assert command == "SET" and arguments.endswith(" bytes> EX 1200 NX") and reply == "True"
     assert redis_client.keys() == [key.encode()]
     assert panel.subtitle == "1 command" and panel.subtitle_style == ""
-    assert panel.flags == {"used": "yes", "loaded": "no", "changed": "yes", "persisted": "yes",
+    assert panel.flags == {"used": "yes", "loaded": "no", "cached": "no", "changed": "yes", "persisted": "yes",
                            "refreshed": "no", "deleted": "no"}
     assert "End-of-request storage decision: create" in panel.text
     assert panel.pairs("Decision")["action"] == "create" and panel.pairs("Decision")["ttl"] == "1200"
@@ -244,11 +247,12 @@ def test_a_read_is_one_getex_that_refreshes(redis_server):
     assert panel.flags["loaded"] == "yes" and panel.flags["refreshed"] == "yes"
     assert panel.flags["persisted"] == "no" and panel.flags["changed"] == "no"
     assert panel.pairs("Decision")["action"] == "nothing"
-    assert "None: no invalid session, conflict or Redis failure." in panel.text
+    assert "None: no invalid session, conflict, Redis failure or payload error." in panel.text
     assert panel.pairs("Contents") == {"a": "'1'"}
 
 
-def test_a_write_to_an_existing_session_is_getex_then_a_checked_write_with_a_total(redis_server):
+def test_a_write_to_an_existing_session_is_getex_then_a_checked_write_with_a_total(redis_server, redis_client):
+    redis_client.script_load(CHECKED_WRITE)  # as on a server that has run it once
     app = toolbar_app(redis_server.url)
     app.get("/incr")
     panel = get(app, "/incr")
@@ -367,6 +371,22 @@ def test_html_in_session_keys_and_values_is_escaped(redis_server):
     assert "<script>alert" not in panel.html and "<i>k</i>" not in panel.html
 
 
+def test_a_session_that_cannot_be_stored_is_shown(redis_server, redis_client):
+    def unstorable(request: Any) -> Response:
+        request.session["s"] = {1, 2}
+        return _page("set")
+
+    app = toolbar_app(redis_server.url, setup=lambda config: (config.add_route("u", "/u"),
+                                                                config.add_view(unstorable, route_name="u")))
+    response = app.get("/u")
+    assert response.status_int == 200 and redis_client.dbsize() == 0
+    panel = panel_for(app, response)
+    [first_visit, [kind, message]] = panel.table("Reports")
+    assert first_visit[0] == "pyramid_session_redis.exceptions.InvalidSession_NoSessionCookie"
+    assert kind == "pyramid_session_redis.exceptions.SessionPayloadError" and "cannot be stored as JSON" in message
+    assert "(caused by TypeError" in message and panel.subtitle_style == "progress-bar-danger"
+
+
 def test_redis_failures_are_shown(redis_server):
     good = toolbar_app(redis_server.url)
     good.get("/incr")
@@ -384,6 +404,45 @@ def test_redis_failures_are_shown(redis_server):
     assert "SessionView" not in panel.tables
     assert "contents in memory (no end-of-request decision was taken)" in panel.text
     assert panel.pairs("Contents") == {"a": "'1'"}
+
+
+def test_the_circuit_breaker_is_shown_closed_open_or_off(redis_server):
+    panel = get(toolbar_app(redis_server.url), "/incr")
+    assert "Closed ( backend_cooldown = 5.0 ): session commands are sent to Redis." in panel.text
+    assert panel.table("Circuit breaker") == []
+    panel = get(toolbar_app(redis_server.url, backend_cooldown=0), "/incr")
+    assert "Off: backend_cooldown = 0 , or an in-process (memory://) store." in panel.text
+
+    app = toolbar_app("redis://127.0.0.1:1/0", on_backend_error="degrade", redis_socket_connect_timeout=0.2,
+                      backend_cooldown=30)
+    get(app, "/write", key="a", value="1")  # refused: the breaker opens
+    panel = get(app, "/write", key="a", value="2")  # failed at once
+    assert panel.commands == []  # nothing was sent
+    [[kind, message]] = panel.table("Reports")
+    assert kind == "pyramid_session_redis.exceptions.SessionBackendUnavailable"
+    assert message.startswith("Redis not tried during load: the circuit breaker is open since Redis failed")
+    assert panel.subtitle_style == "progress-bar-danger"
+    assert "Open: Redis failed, and this process's session commands fail at once" in panel.text
+    breaker = panel.pairs("Circuit breaker")
+    assert breaker["state"] == "open" and breaker["backend_cooldown"] == "30.0 s"
+    assert breaker["failure that opened it (or the latest)"].startswith("ConnectionError: Error 111 connecting")
+    assert breaker["session commands failed at once"] == "1" and breaker["tries that failed"] == "0"
+    assert re.fullmatch(r"in \d+\.\d\d s", breaker["next try"]) and breaker["open for"].endswith(" s")
+
+
+def test_an_open_breaker_says_when_a_request_is_trying_redis(redis_server):
+    from pyramid_session_redis.debugtoolbar import _breaker
+    from pyramid_session_redis.trace import SessionTrace
+
+    app = toolbar_app("redis://127.0.0.1:1/0", on_backend_error="degrade", redis_socket_connect_timeout=0.2,
+                      backend_cooldown=0.01)
+    get(app, "/write", key="a", value="1")
+    trace = SessionTrace()
+    trace.breaker = app.app.registry.queryUtility(ISessionFactory).breaker
+    time.sleep(0.02)
+    assert trace.breaker.admit("load") == -1  # this caller is now the one trying Redis
+    html = _breaker(trace)
+    assert "now: a request is trying Redis" in html and "probing" in html
 
 
 # -- registration ---------------------------------------------------------------------

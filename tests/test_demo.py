@@ -125,8 +125,10 @@ def test_login_gives_the_session_a_new_id_and_stores_the_user(redis_server, redi
     app.post("/login", {"user": "  alice\n<b>  ", "csrf_token": token}, status=302)
     new_id = only_key(redis_client)
     assert new_id != old_id and redis_client.exists(old_id) == 0
-    assert stored(redis_client, new_id) == {"_csrft_": token, "visits": 1, "user": "alice <b>",
-                                           "_f_": ["Welcome, alice <b>! You are logged in, and your session has a new id."]}
+    after = stored(redis_client, new_id)
+    assert after == {"_csrft_": after["_csrft_"], "visits": 1, "user": "alice <b>",
+                     "_f_": ["Welcome, alice <b>! You are logged in, and your session has a new id."]}
+    assert len(after["_csrft_"]) == 64 and after["_csrft_"] != token  # a token seen before the login is worthless
     assert app.cookies["session"] != old_cookie
     page = app.get("/").text
     assert '<strong id="user">alice &lt;b&gt;</strong>' in page and "Welcome, alice &lt;b&gt;!" in page

@@ -19,6 +19,7 @@ from pyramid_session_redis.exceptions import (
     RawDeserializationError,
     SessionBackendError,
     SessionConflict,
+    SessionPayloadError,
     SessionPayloadTooLarge,
 )
 
@@ -65,7 +66,8 @@ def test_a_bad_cookie_counts_as_no_cookie_for_1x_loggers():
     assert not issubclass(InvalidSession_NoSessionCookie, InvalidSession_BadCookie)
 
 
-@pytest.mark.parametrize("cls", [RawDeserializationError, SessionPayloadTooLarge, SessionConflict, SessionBackendError])
+@pytest.mark.parametrize("cls", [RawDeserializationError, SessionPayloadError, SessionPayloadTooLarge, SessionConflict,
+                                 SessionBackendError])
 def test_errors_raised_to_the_application_are_not_invalid_sessions(cls):
     assert not issubclass(cls, InvalidSession)
 
@@ -80,6 +82,12 @@ def test_payload_too_large_is_a_value_error_that_says_size_and_limit():
     exc = SessionPayloadTooLarge(2000, 1000)
     assert isinstance(exc, ValueError) and (exc.size, exc.limit) == (2000, 1000)
     assert "2000 bytes" in str(exc) and "max_payload_bytes = 1000" in str(exc)
+
+
+def test_every_session_that_cannot_be_stored_is_one_payload_error():
+    # One except clause (or exception view) for both; still the ValueError SessionPayloadTooLarge was.
+    assert issubclass(SessionPayloadTooLarge, SessionPayloadError) and issubclass(SessionPayloadError, ValueError)
+    assert "SessionPayloadError" in exceptions.__all__
 
 
 def test_session_conflict_carries_the_keys_and_whether_the_session_was_gone():

@@ -11,9 +11,12 @@ import pytest
 import redis
 
 from pyramid_session_redis import RedisSessionFactory
+from pyramid_session_redis.breaker import GuardedStore, unguarded
+from pyramid_session_redis.connection import build_store
 from pyramid_session_redis.exceptions import InvalidSetting
 from pyramid_session_redis.factory import SessionFactory, make_factory
 from pyramid_session_redis.memory import MemoryStore
+from pyramid_session_redis.options import validate
 from pyramid_session_redis.session import RedisSession
 from pyramid_session_redis.store import RedisStore
 from pyramid_session_redis.trace import TRACE_KEY, SessionTrace, TracedStore
@@ -30,7 +33,9 @@ def test_every_session_gets_the_factorys_one_settings_store_and_hooks(redis_serv
         assert session._settings is factory.settings
         assert session._store is factory.store
         assert session._hooks is factory.hooks
-    assert isinstance(factory.store, RedisStore) and factory.client is factory.store.client
+    # Redis commands go through the factory's circuit breaker (backend_cooldown).
+    assert isinstance(factory.store, GuardedStore) and factory.store.breaker is factory.breaker
+    assert isinstance(factory.store.inner, RedisStore) and factory.client is factory.store.inner.client
 
 
 def test_the_settings_and_hooks_are_those_the_options_ask_for(redis_server):
@@ -52,6 +57,29 @@ def test_a_session_is_lazy_building_it_sends_nothing(redis_server, redis_client,
 def test_a_memory_url_gives_a_memory_store_and_no_client():
     factory = factory_for("memory://factory-test")
     assert isinstance(factory.store, MemoryStore) and factory.client is None
+    assert factory.breaker is None  # nothing in process can stall
+
+
+def test_a_redis_store_has_a_circuit_breaker_by_default_and_backend_cooldown_0_has_none(redis_server):
+    factory = factory_for(redis_server.url)
+    assert factory.breaker is not None and factory.breaker.cooldown == 5.0 and factory.breaker.state == "closed"
+    assert factory_for(redis_server.url, backend_cooldown=0.5).breaker.cooldown == 0.5
+    plain = factory_for(redis_server.url, backend_cooldown=0)
+    assert plain.breaker is None and isinstance(plain.store, RedisStore)
+    # Each factory has its own breaker: one failing Redis does not stop another's sessions.
+    assert factory_for(redis_server.url).breaker is not factory.breaker
+
+
+def test_the_operators_cli_does_not_go_through_the_breaker(redis_server):
+    # pyramid-session-redis (stats, show, purge) talks to Redis with the store and
+    # keyspace of its own, which the breaker does not wrap: an operator's command
+    # always tries Redis.
+    from pyramid_session_redis.cli.target import open_keyspace
+    from pyramid_session_redis.keyspace import Keyspace
+
+    keys = open_keyspace(validate({"redis_url": redis_server.url}, require_signer=False))
+    assert isinstance(keys, Keyspace) and not isinstance(keys, GuardedStore)
+    assert isinstance(build_store(validate({"redis_url": redis_server.url}, require_signer=False)), RedisStore)
 
 
 def test_a_traced_request_gets_a_traced_store_and_hooks_that_report_to_the_trace_and_the_user(redis_server):
@@ -61,7 +89,10 @@ def test_a_traced_request_gets_a_traced_store_and_hooks_that_report_to_the_trace
     trace = request.environ[TRACE_KEY] = SessionTrace()
     session = factory(request)
     assert trace.session is session
-    assert isinstance(session._store, TracedStore) and session._store.prefix == factory.store.prefix
+    # Traced beneath the breaker: a command the breaker keeps back is not shown as sent.
+    assert isinstance(session._store, GuardedStore) and session._store.breaker is factory.breaker
+    assert isinstance(unguarded(session._store), TracedStore) and session._store.prefix == factory.store.prefix
+    assert trace.breaker is factory.breaker
     assert session._settings is factory.settings
     assert session._hooks is not factory.hooks and session._hooks.decided == trace.settled
     assert len(session) == 0  # loads: the cookie is bad
@@ -83,7 +114,9 @@ def test_redis_client_callable_builds_a_store_per_request_with_the_request_and_t
     first_request, second_request = make_request(), make_request()
     first, second = factory(first_request), factory(second_request)
     assert calls == []  # the client is asked for only when the session needs Redis
-    assert isinstance(first._store, RedisStore) and first._store is not second._store
+    # A store per request, all behind the factory's one breaker.
+    assert isinstance(first._store, GuardedStore) and first._store.breaker is second._store.breaker is factory.breaker
+    assert isinstance(first._store.inner, RedisStore) and first._store.inner is not second._store.inner
     assert first._store.prefix == "cb:"
     first._store.save("abc", b"x", None)
     first._store.load("abc")
@@ -113,7 +146,8 @@ def test_custom_pickle_callables_warn_too(caplog):
     assert "are unpickled" in caplog.text
 
 
-@pytest.mark.parametrize("options", [{}, {"serializer": "json"}, {"serializer": "msgpack"}])
+@pytest.mark.parametrize("options", [{}, {"serializer": "json"}, {"serializer": "msgpack"}, {"serializer": "orjson"},
+                                     {"serializer": "msgspec"}])
 def test_the_factory_warns_nothing_when_nothing_is_unpickled(caplog, options):
     with caplog.at_level(logging.DEBUG, "pyramid_session_redis"):
         factory_for("redis://127.0.0.1:1/0", **options)

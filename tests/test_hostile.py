@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
+from pyramid_session_redis import payload as payload_format
 from pyramid_session_redis.cookies import MAX_COOKIE_LENGTH, SessionIdSigner
 from pyramid_session_redis.exceptions import (
     InvalidSession_BadCookie,
@@ -175,8 +176,9 @@ def test_old_foreign_or_damaged_payloads_start_a_new_session_or_load_cleanly(app
     assert response.status_int == 200
     well_formed = (
         type(payload.get("v")) is int and payload["v"] == 1 and isinstance(payload.get("m"), dict)
-        and type(payload.get("c")) in (int, float)
-        and all(payload.get(k) is None or type(payload[k]) in (int, float) for k in ("t", "x"))
+        and in_range(payload.get("c"), payload_format.MAX_EPOCH)
+        and (payload.get("t") is None or in_range(payload["t"], payload_format.MAX_TIMEOUT))
+        and (payload.get("x") is None or in_range(payload["x"], payload_format.MAX_EPOCH))
     )
     if well_formed:
         assert seen == []
@@ -185,6 +187,42 @@ def test_old_foreign_or_damaged_payloads_start_a_new_session_or_load_cleanly(app
         expected = InvalidSession_PayloadLegacy if not (type(payload.get("v")) is int and payload["v"] == 1) \
             else InvalidSession_DeserializationError
         assert seen == [expected]
+
+
+@pytest.mark.parametrize("fields", [{"t": 10**30}, {"t": -5}, {"x": 10**30}, {"c": -1}, {"s": "é"}])
+def test_a_damaged_payload_is_a_new_session_and_its_key_is_deleted_not_kept_alive(
+        app, redis_client, seen, commands, fields):
+    # The issue's case: "t": 10**30 made every request fail (Redis refused EX 10**30),
+    # and each read's GETEX kept the key alive for another timeout.
+    _plant(app, redis_client, json.dumps({"m": {"n": 5}, "c": 1_700_000_000, "v": 1, **fields}).encode())
+    commands.reset()
+    response = app.get("/incr")
+    assert response.status_int == 200 and response.text == "1" and seen == [InvalidSession_DeserializationError]
+    assert commands.counts() == {"getex": 1, "del": 1, "set": 1}  # read, the damaged key deleted, the new session
+    assert redis_client.get("planted-id") is None
+    assert app.get("/incr").text == "2"  # the new session works
+
+
+def in_range(value, top):
+    return type(value) in (int, float) and 1 <= value <= top
+
+
+numbers = st.integers() | st.floats(allow_nan=False) | st.sampled_from([0, -1, 10**30, 2**63, 2**64, 1e300])
+
+
+@HYPOTHESIS
+@given(c=numbers, t=st.none() | numbers, x=st.none() | numbers, write=st.booleans())
+def test_payloads_of_our_version_with_any_numbers_never_fail(app, redis_client, seen, c, t, x, write):
+    """The fields a TTL is computed from, at any value: a session, or a new one
+    (a timeout of 10**30 reached Redis as EX 10**30, refused on every request)."""
+    del seen[:]
+    fields = {k: v for k, v in (("t", t), ("x", x)) if v is not None}
+    _plant(app, redis_client, json.dumps({"m": {"n": 5}, "c": c, "v": 1, **fields}).encode())
+    response = app.get("/incr" if write else "/read?key=n", expect_errors=True)
+    assert response.status_int == 200
+    assert seen in ([], [InvalidSession_DeserializationError])
+    if seen:
+        assert response.text in ("1", "None") and redis_client.get("planted-id") is None  # deleted
 
 
 @HYPOTHESIS
@@ -216,12 +254,15 @@ def test_values_around_the_limit_are_stored_whole_or_refused(redis_server, redis
         request.session["v"] = "é" * size  # 2 bytes each in UTF-8
         return request.response
 
-    app = TestApp(make_wsgi(make_app(redis_server.url, max_payload_bytes=2000).factory, {"put": put}))
+    reports = []
+    factory = make_app(redis_server.url, max_payload_bytes=2000,
+                       func_payload_error_logger=lambda request, exc: reports.append(exc)).factory
+    app = TestApp(make_wsgi(factory, {"put": put}))
     redis_client.flushall()
-    try:
-        app.get("/put")
-    except SessionPayloadTooLarge as exc:
-        assert exc.size > 2000 and redis_client.dbsize() == 0
+    assert app.get("/put").status_int == 200  # stored, or refused at the end of the request: never a 500
+    if reports:
+        (exc,) = reports
+        assert isinstance(exc, SessionPayloadTooLarge) and exc.size > 2000 and redis_client.dbsize() == 0
     else:
         (key,) = redis_client.keys("*")
         raw = redis_client.get(key)

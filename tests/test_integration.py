@@ -319,7 +319,7 @@ def test_non_ascii_cookie_starts_a_new_session(app, invalid, commands):
 
 
 def test_cookie_signed_with_another_secret_is_rejected(redis_server, redis_client, invalid):
-    other = make_app(redis_server.url, secret="another secret")
+    other = make_app(redis_server.url, secret="another secret, of at least 32 bytes")
     other.get("/incr")
     app = make_app(redis_server.url, func_invalid_logger=invalid)
     app.cookiejar = other.cookiejar
@@ -453,14 +453,17 @@ def test_cookie_on_exception_false_still_deletes_the_cookie_of_an_ended_session(
     assert redis_client.dbsize() == 0
 
 
-def test_cookie_on_exception_false_regenerate_keeps_the_session_under_its_old_id(redis_server, redis_client):
-    # No cookie can carry the new id, so the session stays where the browser's cookie points.
+def test_cookie_on_exception_false_still_moves_a_regenerated_session_and_sends_its_cookie(redis_server, redis_client):
+    # The old id must not stay in use (it may be one an attacker planted), and the
+    # changes of a stored session are written on an exception response too: the
+    # new cookie is sent, whatever cookie_on_exception says.
     app = make_app(redis_server.url, cookie_on_exception=False,
                    views={"regen": _raising(lambda s: (s.regenerate_id(), s.update(k="v")))})
     app.get("/incr")
     key = only_key(redis_client)
-    assert _set_cookies(app.get("/regen", status=500)) == []
-    assert only_key(redis_client) == key and stored(redis_client)["m"] == {"n": 1, "k": "v"}
+    (header,) = _set_cookies(app.get("/regen", status=500))
+    assert header.startswith("session=") and "Max-Age=0" not in header
+    assert only_key(redis_client) != key and stored(redis_client)["m"] == {"n": 1, "k": "v"}
     assert app.get("/incr").text == "2"
 
 

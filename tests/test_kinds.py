@@ -162,6 +162,33 @@ def test_ini_socket_timeout_rejects_non_positive_or_words(text):
         from_ini(redis_socket_timeout=text)
 
 
+@pytest.mark.parametrize("text, expected", [("2.5", 2.5), ("3", 3.0), ("0", 0.0), ("None", 0.0), ("", 0.0)])
+def test_ini_backend_cooldown_is_seconds_where_0_and_none_turn_the_breaker_off(text, expected):
+    f = from_ini(backend_cooldown=text)
+    assert f.options["backend_cooldown"] == expected and isinstance(f.options["backend_cooldown"], float)
+    assert (f.breaker is None) == (expected == 0)
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "inf", "nan"])
+def test_ini_backend_cooldown_rejects_negative_endless_or_words(text):
+    expected = re.escape(f"redis.sessions.backend_cooldown = {text!r}") + ".*" + re.escape(
+        "a number of seconds >= 0 (0 or None: none)"
+    )
+    with pytest.raises(InvalidSetting, match=expected):
+        from_ini(backend_cooldown=text)
+
+
+@pytest.mark.parametrize("value", [-0.5, float("inf"), float("nan"), True, "2"])
+def test_python_backend_cooldown_rejects_what_is_not_seconds(value):
+    with pytest.raises(InvalidSetting, match=r"backend_cooldown = .* is not valid: backend_cooldown accepts a number"):
+        factory(backend_cooldown=value)
+
+
+@pytest.mark.parametrize("value, expected", [(None, 0.0), (0, 0.0), (1, 1.0), (0.25, 0.25)])
+def test_python_backend_cooldown(value, expected):
+    assert factory(backend_cooldown=value).options["backend_cooldown"] == expected
+
+
 # -- ini: strings ----------------------------------------------------------------------
 
 
@@ -291,10 +318,10 @@ def test_ini_python_only_options_are_rejected(name):
 @pytest.mark.parametrize(
     "name, value, accepts",
     [
-        ("timeout", "20", "a whole number of seconds >= 0"),
-        ("timeout", -1, "a whole number of seconds >= 0"),
-        ("timeout", 20.5, "a whole number of seconds >= 0"),
-        ("timeout", True, "a whole number of seconds >= 0"),
+        ("timeout", "20", "a whole number of seconds from 0 to 3155760000"),
+        ("timeout", -1, "a whole number of seconds from 0 to 3155760000"),
+        ("timeout", 20.5, "a whole number of seconds from 0 to 3155760000"),
+        ("timeout", True, "a whole number of seconds from 0 to 3155760000"),
         ("cookie_secure", "yes", "true or false"),
         ("set_redis_ttl", 1, "true or false"),
         ("set_redis_ttl", None, "true or false"),
@@ -356,14 +383,14 @@ def test_ini_host_lists(text, expected):
 
 @pytest.mark.parametrize("value", [["h:1", ("h2", 2)], ("h:1", ["h2", "2"])])
 def test_python_host_lists_take_strings_and_pairs(value):
-    assert options.validate({"secret": "s", "redis_sentinels": value, "redis_sentinel_master": "m"})[
+    assert options.validate({"secret": "s" * 32, "redis_sentinels": value, "redis_sentinel_master": "m"})[
         "redis_sentinels"] == (("h", 1), ("h2", 2))
 
 
 @pytest.mark.parametrize("bad", ["h", "h:0", "h:70000", "h:port", ":1", [], [("h",)], [("h", 1, 2)], 5, [5]])
 def test_bad_host_lists_name_the_setting_and_the_form(bad):
     with pytest.raises(InvalidSetting, match="redis_sentinels.*host:port"):
-        RedisSessionFactory(secret="s", redis_sentinels=bad, redis_sentinel_master="m")
+        RedisSessionFactory(secret="s" * 32, redis_sentinels=bad, redis_sentinel_master="m")
 
 
 def test_ini_bad_host_list_names_the_key():
@@ -384,7 +411,7 @@ def test_cert_reqs_rejects_other_words_listing_the_choices():
 
 
 def test_none_means_unset_for_host_lists_and_secret_fallbacks():
-    values = options.validate({"secret": "s", "redis_sentinels": None, "secret_fallbacks": None})
+    values = options.validate({"secret": "s" * 32, "redis_sentinels": None, "secret_fallbacks": None})
     assert values["redis_sentinels"] is None and values["secret_fallbacks"] is None
 
 
@@ -394,7 +421,7 @@ def test_ini_host_list_of_separators_only_is_refused():
 
 
 def test_an_optional_choice_takes_none_in_python():
-    assert options.validate({"secret": "s", "serializer": None})["serializer"] is None
+    assert options.validate({"secret": "s" * 32, "serializer": None})["serializer"] is None
 
 
 # -- each Kind on its own ----------------------------------------------------------------
@@ -455,5 +482,5 @@ def test_from_ini_raises_value_error_for_text_the_kind_does_not_accept(kind, tex
 
 def test_a_choice_lists_its_words_and_says_when_none_is_accepted():
     assert kinds.ON_BACKEND_ERROR.accepts == "'raise' or 'degrade'"
-    assert kinds.SERIALIZER.accepts == "'json' or 'pickle' or 'msgpack', or None"
-    assert kinds.SERIALIZER.name == "json|pickle|msgpack or None"
+    assert kinds.SERIALIZER.accepts == "'json' or 'pickle' or 'msgpack' or 'orjson' or 'msgspec', or None"
+    assert kinds.SERIALIZER.name == "json|pickle|msgpack|orjson|msgspec or None"

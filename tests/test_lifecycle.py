@@ -33,7 +33,7 @@ def test_session_builds_its_view_field_by_field():
     # RedisSession builds the view positionally: each field must get its own value.
     from pyramid_session_redis import RedisSessionFactory
 
-    session = RedisSessionFactory(secret="s", redis_url="redis://127.0.0.1:1/0")(object())
+    session = RedisSessionFactory(secret="s" * 32, redis_url="redis://127.0.0.1:1/0")(object())
     state = dict(
         _stored="stored", _new="new", _bad_cookie="bad_cookie", _keep="keep", _dirty="dirty",
         _exposed="exposed", _recookie="recookie", _timeout="timeout", _expires="expires",

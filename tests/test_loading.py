@@ -21,7 +21,7 @@ from pyramid_session_redis.exceptions import (
     InvalidSession_PayloadTimeout,
     RawDeserializationError,
 )
-from pyramid_session_redis.loading import Loaded, load
+from pyramid_session_redis.loading import Damaged, Loaded, load
 
 from .helpers import Reports, factory_for, make_request, signed
 
@@ -84,21 +84,70 @@ def test_a_good_cookie_for_a_session_redis_does_not_hold_is_not_in_backend(facto
     assert type(load_id(factory, "nobody-home")) is InvalidSession_NotInBackend
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b'{"m":[],"c":1,"v":1}', b'{"m":{},"v":1}'])
-def test_an_undecodable_payload_is_a_deserialization_error_and_is_logged(factory, redis_client, caplog, raw):
+@pytest.mark.parametrize(("raw", "logged"), [
+    (b"{not json", "cannot be decoded (JSONDecodeError, 9 bytes)"),
+    (b'{"m":[],"c":1,"v":1}', "is damaged (payload has no managed dict, 20 bytes)"),
+    (b'{"m":{},"v":1}', "is damaged (payload has no creation time, 14 bytes)"),
+    (b'{"m":{},"c":1,"v":1,"t":1000000000000000000000000000000}', "is damaged (payload field 't' is out of range"),
+])
+def test_an_undecodable_payload_is_a_deserialization_error_and_is_logged(factory, redis_client, caplog, raw, logged):
     redis_client.set("abc", raw)
     with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
         found = load_id(factory, "abc")
-    assert type(found) is InvalidSession_DeserializationError
-    assert "cannot be decoded" in caplog.text
+    # Damaged: reported as a deserialization error, and its key marked for deletion.
+    assert isinstance(found, Damaged) and found.session_id == "abc"
+    assert type(found.reason) is InvalidSession_DeserializationError
+    assert logged in caplog.text and logged in str(found.reason)
 
 
 def test_an_undecodable_payload_is_not_logged_when_replacing_is_asked_for(redis_server, redis_client, caplog):
     factory = factory_for(redis_server.url, deserialized_fails_new=True)
     redis_client.set("abc", b"{not json")
     with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
-        assert type(load_id(factory, "abc")) is InvalidSession_DeserializationError
+        found = load_id(factory, "abc")
+    assert type(found.reason) is InvalidSession_DeserializationError
     assert caplog.text == ""
+
+
+def test_the_log_and_the_report_of_an_undecodable_msgpack_payload_show_no_payload_bytes(
+    redis_server, redis_client, caplog
+):
+    pytest.importorskip("msgpack")
+    factory = factory_for(redis_server.url, serializer="msgpack")
+    # msgpack's own error quotes what it found: b'...SECRET-TOKEN...'
+    raw = b"\x93\x01\x02\x03" + b"SECRET-TOKEN" * 3
+    redis_client.set("abc", raw)
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        found = load_id(factory, "abc")
+    assert isinstance(found, Damaged)
+    assert f"cannot be decoded (ExtraData, {len(raw)} bytes)" in caplog.text
+    assert "SECRET" not in caplog.text and "SECRET" not in str(found.reason) and "SECRET" not in repr(found.reason)
+
+
+def test_a_payload_over_max_payload_bytes_is_not_decoded(redis_server, redis_client, caplog, monkeypatch):
+    factory = factory_for(redis_server.url, max_payload_bytes=1000)
+    plant(redis_client, "abc", {"blob": "x" * 2000}, t=1200)
+    decoded = []
+    monkeypatch.setattr("pyramid_session_redis.payload.decode", lambda obj: decoded.append(obj))
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        found = load_id(factory, "abc")
+    assert decoded == []  # refused before any decoding
+    assert isinstance(found, Damaged) and type(found.reason) is InvalidSession_DeserializationError
+    assert "more than max_payload_bytes = 1000" in str(found.reason) and "starting a new session" in caplog.text
+
+
+def test_a_payload_of_max_payload_bytes_exactly_is_read(redis_server, redis_client):
+    raw = plant(redis_client, "abc", {"blob": "x" * 100}, t=1200)
+    factory = factory_for(redis_server.url, max_payload_bytes=len(raw))
+    assert isinstance(load_id(factory, "abc"), Loaded)
+
+
+def test_a_payload_over_max_payload_bytes_is_replaced_even_when_fails_new_is_false(redis_server, redis_client):
+    # Not the deserializer's doing: the setting that raises for those does not apply.
+    factory = factory_for(redis_server.url, max_payload_bytes=1000, deserialized_fails_new=False)
+    plant(redis_client, "abc", {"blob": "x" * 2000}, t=1200)
+    found = load_id(factory, "abc")
+    assert isinstance(found, Damaged) and type(found.reason) is InvalidSession_DeserializationError
 
 
 def test_an_undecodable_payload_raises_raw_deserialization_error_when_fails_new_is_false(redis_server, redis_client):
@@ -163,9 +212,11 @@ def test_a_json_payload_under_pickle_migration_needs_no_migration(redis_server, 
 
 
 def test_a_cookie_signed_with_a_fallback_secret_loads_and_asks_to_be_re_signed(redis_server, redis_client):
-    factory = factory_for(redis_server.url, secret="the new secret", secret_fallbacks=["the old secret"])
+    old_secret = "the old secret, long enough to be accepted"
+    factory = factory_for(redis_server.url, secret="the new secret, long enough to be accepted",
+                          secret_fallbacks=[old_secret])
     plant(redis_client, "abc", {"a": 1}, t=1200)
-    old = SessionIdSigner("the old secret").dumps("abc").decode()
+    old = SessionIdSigner(old_secret).dumps("abc").decode()
     found = load(make_request(old), factory.settings, factory.store, NOW)
     assert isinstance(found, Loaded) and found.resign is True
     current = load(make_request(signed(factory, "abc")), factory.settings, factory.store, NOW)

@@ -116,7 +116,7 @@ def test_redis_ssl_with_a_plain_redis_url_from_the_environment_is_refused(monkey
 
 def test_tls_files_with_a_rediss_url_from_the_environment_are_accepted(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "rediss://127.0.0.1:1/0")
-    values = options.validate({"secret": "s", "redis_ssl_ca_certs": "/ca.pem"})
+    values = options.validate({"secret": "s" * 32, "redis_ssl_ca_certs": "/ca.pem"})
     assert values["redis_ssl_ca_certs"] == "/ca.pem"
 
 
@@ -140,7 +140,7 @@ def test_a_database_in_a_cluster_url_from_the_environment_names_redis_url_env(mo
 ], ids=["tls-files", "redis_ssl-unix", "cluster-db"])
 def test_location_checks_run_in_validate_without_building_a_client(values):
     with pytest.raises(InvalidSetting):
-        options.validate({"secret": "s", **values})
+        options.validate({"secret": "s" * 32, **values})
 
 
 @pytest.mark.parametrize("location", [
@@ -149,7 +149,7 @@ def test_location_checks_run_in_validate_without_building_a_client(values):
 ], ids=["memory", "client-callable"])
 def test_tls_files_are_not_checked_where_no_client_of_ours_connects(location):
     """As before the checks moved: neither builds a redis-py client from these options."""
-    values = options.validate({"secret": "s", "redis_ssl_ca_certs": "/ca.pem", **location})
+    values = options.validate({"secret": "s" * 32, "redis_ssl_ca_certs": "/ca.pem", **location})
     assert values["redis_ssl_ca_certs"] == "/ca.pem"
 
 

@@ -16,6 +16,7 @@ from pyramid.exceptions import ConfigurationError
 
 from pyramid_session_redis import RedisSessionFactory, options, session_factory_from_settings
 from pyramid_session_redis.exceptions import InvalidSetting
+from pyramid_session_redis.payload import MAX_TIMEOUT
 
 from .settings_helpers import (
     MY_SIGNER,
@@ -32,6 +33,7 @@ from .settings_helpers import (
     my_serialize,
 )
 
+SECRET_32 = "a secret of thirty-two bytes, or more"
 DOCS_SETTINGS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
 
 
@@ -62,7 +64,7 @@ def test_settings_python_objects_are_accepted():
     expires = datetime.timedelta(days=1)
     f = session_factory_from_settings(
         {
-            P + "secret": "s3cret",
+            P + "secret": "s3cret-of-thirty-two-bytes-or-more",
             P + "timeout": 20,
             P + "cookie_secure": True,
             P + "func_invalid_logger": log_invalid,
@@ -79,22 +81,22 @@ def test_settings_python_objects_are_accepted():
 
 def test_settings_python_objects_are_validated():
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.timeout = -5 is not valid.*timeout accepts a whole number"):
-        session_factory_from_settings({P + "secret": "s", P + "timeout": -5})
+        session_factory_from_settings({P + "secret": "s" * 32, P + "timeout": -5})
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.cookie_secure = 1 is not valid.*true or false"):
-        session_factory_from_settings({P + "secret": "s", P + "cookie_secure": 1})
+        session_factory_from_settings({P + "secret": "s" * 32, P + "cookie_secure": 1})
     with pytest.raises(InvalidSetting, match=r"redis\.sessions\.serialize = 42 is not valid.*a callable"):
-        session_factory_from_settings({P + "secret": "s", P + "serialize": 42, P + "deserialize": my_deserialize})
+        session_factory_from_settings({P + "secret": "s" * 32, P + "serialize": 42, P + "deserialize": my_deserialize})
 
 
 def test_settings_python_timeout_zero_is_none():
-    f = session_factory_from_settings({P + "secret": "s", P + "timeout": 0})
+    f = session_factory_from_settings({P + "secret": "s" * 32, P + "timeout": 0})
     assert f.options["timeout"] is None
 
 
 def test_settings_keys_without_prefix_are_ignored():
     f = session_factory_from_settings(
         {
-            P + "secret": "s3cret",
+            P + "secret": "s3cret-of-thirty-two-bytes-or-more",
             "timeout": "not even a number",
             "redis.sessionsX.timeout": "x",
             "redis.timeout": "x",
@@ -166,7 +168,7 @@ def test_defaults_are_filled_in():
     for name, opt in options.OPTIONS.items():
         if name != "secret":
             assert f.options[name] == opt.default, name
-    assert f.options["secret"] == "s3cret"
+    assert f.options["secret"] == "s3cret-of-thirty-two-bytes-or-more"
     assert f.options["timeout"] == 1200
     assert f.options["cookie_samesite"] == "Lax"
 
@@ -187,11 +189,11 @@ def test_neither_secret_nor_signer_is_rejected():
 
 def test_both_secret_and_signer_is_rejected():
     with pytest.raises(InvalidSetting, match=r"give exactly one of secret and cookie_signer"):
-        RedisSessionFactory(secret="s", cookie_signer=MY_SIGNER)
+        RedisSessionFactory(secret="s" * 32, cookie_signer=MY_SIGNER)
 
 
 def test_both_secret_and_signer_in_ini_names_keys():
-    settings = {P + "secret": "s", P + "cookie_signer": "tests.settings_helpers.MY_SIGNER"}
+    settings = {P + "secret": "s" * 32, P + "cookie_signer": "tests.settings_helpers.MY_SIGNER"}
     with pytest.raises(InvalidSetting, match=r"give exactly one of redis\.sessions\.secret and redis\.sessions\.cookie_signer"):
         session_factory_from_settings(settings)
 
@@ -324,16 +326,23 @@ def test_id_generator_error_from_ini_names_the_ini_key():
 
 def test_reference_rst_mentions_every_option_and_its_ini_key():
     text = options.reference_rst()
-    for name in options.OPTIONS:
+    for name, opt in options.OPTIONS.items():
         assert f"``{name}``" in text, name
-        assert f"``redis.sessions.{name}``" in text, name
+        assert (f"``redis.sessions.{name}``" in text) is not opt.kind.python_only, name
 
 
-def test_reference_rst_marks_python_only_options():
+def test_reference_rst_gives_python_only_options_no_ini_key():
     text = options.reference_rst()
     for name in ("cookie_expires", "redis_connection_pool"):
-        assert f"``redis.sessions.{name}`` (Python only)" in text
-    assert "``redis.sessions.timeout`` (Python only)" not in text
+        entry = text.split(f"``{name}``\n", 1)[1].split("\n", 1)[0]
+        assert entry.endswith("; Python only (no ini key)") and "redis.sessions." not in entry
+    assert "    *seconds*, default ``1200``; ini: ``redis.sessions.timeout``\n" in text
+    assert text.count("Python only (no ini key)") == 2
+
+
+def test_reference_rst_shows_secret_as_required_not_as_default_none():
+    entry = options.reference_rst().split("``secret``\n", 1)[1].split("\n", 1)[0]
+    assert entry == "    *str or None*, no default: required unless ``cookie_signer`` is given; ini: ``redis.sessions.secret``"
 
 
 def test_reference_rst_has_one_heading_per_group():
@@ -593,7 +602,7 @@ def test_a_signer_is_required_by_default():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"secret": "s", "cookie_signer": MY_SIGNER}, "give exactly one of secret and cookie_signer"),
+    ({"secret": "s" * 32, "cookie_signer": MY_SIGNER}, "give exactly one of secret and cookie_signer"),
     ({"secret": "  "}, "secret is empty"),
     ({"timeout": -1}, "timeout = -1 is not valid"),
     ({"redis_cluster": True, "redis_db": 1}, "redis_db must be 0 with redis_cluster"),
@@ -644,9 +653,9 @@ def test_the_factory_docstring_keeps_its_intro_and_lists_every_option_with_its_d
 def test_the_factory_takes_the_18_positional_order_its_signature_shows():
     import inspect
 
-    args = ("s3cret", 60, "sid")
+    args = ("s3cret-of-thirty-two-bytes-or-more", 60, "sid")
     bound = inspect.signature(RedisSessionFactory).bind(*args)
-    assert dict(bound.arguments) == {"secret": "s3cret", "timeout": 60, "cookie_name": "sid"}
+    assert dict(bound.arguments) == {"secret": "s3cret-of-thirty-two-bytes-or-more", "timeout": 60, "cookie_name": "sid"}
     built = RedisSessionFactory(*args)
     assert (built.options["secret"], built.options["timeout"], built.options["cookie_name"]) == args
 
@@ -659,3 +668,22 @@ def test_pydoc_shows_every_option():
         assert f"{name}=" in text, name
 
 
+
+
+# -- the timeout's bound (what a payload may hold, and what Redis accepts as EX) -------------
+
+
+def test_the_timeout_is_at_most_100_years():
+    assert options.validate({"secret": SECRET_32, "timeout": MAX_TIMEOUT})["timeout"] == MAX_TIMEOUT
+    with pytest.raises(InvalidSetting, match=re.escape(f"timeout = {MAX_TIMEOUT + 1} is not valid")) as caught:
+        options.validate({"secret": SECRET_32, "timeout": MAX_TIMEOUT + 1})
+    assert f"from 0 to {MAX_TIMEOUT} (100 years" in str(caught.value)
+    with pytest.raises(InvalidSetting, match=re.escape("redis.sessions.timeout = '10000000000000000000' is not valid")):
+        session_factory_from_settings({P + "secret": SECRET_32, P + "timeout": "10000000000000000000"})
+
+
+def test_allow_short_secret_from_ini_is_a_boolean():
+    parsed = options.parse_settings({P + "allow_short_secret": "yes"})
+    assert parsed == {"allow_short_secret": True}
+    with pytest.raises(InvalidSetting, match="redis.sessions.allow_short_secret"):
+        options.parse_settings({P + "allow_short_secret": "maybe"})

@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from pyramid_session_redis import payload
-from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy
+from pyramid_session_redis.exceptions import InvalidSession_PayloadLegacy, SessionPayloadError
 
 # -- helpers ---------------------------------------------------------------------
 
@@ -58,13 +58,38 @@ def test_json_serialize_turns_tuples_into_lists():
 
 @pytest.mark.parametrize("value", [{1, 2}, datetime.datetime(2024, 1, 1), b"bytes", object()])
 def test_json_serialize_rejects_non_json_values_with_advice(value):
-    with pytest.raises(TypeError, match=r"cannot be stored as JSON.*store JSON types only.*serialize/deserialize"):
+    with pytest.raises(SessionPayloadError, match=r"cannot be stored as JSON.*store JSON types only.*serialize/deserialize"):
         payload.json_serialize({"m": {"k": value}})
 
 
 def test_json_serialize_error_mentions_the_offending_type():
-    with pytest.raises(TypeError, match=r"set"):
+    with pytest.raises(SessionPayloadError, match=r"set") as caught:
         payload.json_serialize({"k": {1}})
+    assert isinstance(caught.value.__cause__, TypeError)
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _circular():
+    value = []
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize(("value", "cause"), [
+    ("\ud800", UnicodeEncodeError),  # a lone surrogate: JSON text, but not UTF-8
+    (_nested(100_000), RecursionError),
+    (_circular(), ValueError),
+], ids=["lone surrogate", "nested 100000 deep", "circular"])
+def test_every_failure_to_encode_is_one_error_a_view_can_catch(value, cause):
+    with pytest.raises(SessionPayloadError, match="cannot be stored as JSON") as caught:
+        payload.json_serialize({"m": {"k": value}})
+    assert isinstance(caught.value.__cause__, cause) and isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
@@ -226,14 +251,46 @@ def test_decode_created_missing_is_malformed():
 
 
 def test_decode_created_string_is_malformed():
-    with pytest.raises(payload.MalformedPayload, match="expected a number, got str"):
+    with pytest.raises(payload.MalformedPayload, match="'c' is not a number \\(str\\)"):
         payload.decode({"m": {}, "c": "1700000000", "v": 1})
 
 
 @pytest.mark.parametrize("key", ["t", "x"])
 def test_decode_bad_timeout_or_expiry_is_malformed(key):
-    with pytest.raises(payload.MalformedPayload, match="got bool"):
+    with pytest.raises(payload.MalformedPayload, match="is not a number \\(bool\\)"):
         payload.decode({"m": {}, "c": 1, "v": 1, key: True})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("t", 10**30), ("t", 0), ("t", -1), ("t", payload.MAX_TIMEOUT + 1), ("t", 1e300),
+    ("c", 0), ("c", -5), ("c", 10**30), ("c", payload.MAX_EPOCH + 1),
+    ("x", 0), ("x", -1), ("x", 10**30), ("x", 2**63),
+])
+def test_decode_a_number_out_of_range_is_malformed(key, value):
+    # (A timeout of 10**30 used to reach Redis as EX 10**30, refused on every request.)
+    obj = {"m": {}, "c": 1700000000, "v": 1, key: value}
+    with pytest.raises(payload.MalformedPayload, match=f"{key!r} is out of range"):
+        payload.decode(obj)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_decode_a_number_that_is_not_finite_is_malformed(value):
+    with pytest.raises(payload.MalformedPayload, match="'t' is not a number"):
+        payload.decode({"m": {}, "c": 1700000000, "v": 1, "t": value})
+
+
+def test_decode_accepts_the_edges_of_every_range_and_1x_floats():
+    top = payload.decode({"m": {}, "c": payload.MAX_EPOCH, "v": 1, "t": payload.MAX_TIMEOUT, "x": payload.MAX_EPOCH})
+    assert (top.created, top.timeout, top.expires) == (payload.MAX_EPOCH, payload.MAX_TIMEOUT, payload.MAX_EPOCH)
+    low = payload.decode({"m": {}, "c": 1.5, "v": 1, "t": 1, "x": 1})
+    assert (low.created, low.timeout, low.expires) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("stamp", [5, b"bytes", ["s"], "", "é" * 12, "s" * (payload.MAX_STAMP + 1)])
+def test_decode_a_stamp_that_is_not_a_short_ascii_string_is_malformed(stamp):
+    # A write compares and replaces the stamp as ASCII: "é" would fail there, with a 500.
+    with pytest.raises(payload.MalformedPayload, match="stamp"):
+        payload.decode({"m": {}, "c": 1, "v": 1, "s": stamp})
 
 
 def test_malformed_payload_is_a_value_error():
@@ -285,7 +342,7 @@ def test_the_stamp_is_the_first_key_so_it_sits_in_the_first_bytes():
 
 def test_a_payload_without_stamp_as_1x_wrote_it_decodes_with_none():
     assert payload.decode({"m": {}, "c": 1, "v": 1}).stamp is None
-    assert payload.decode({"m": {}, "c": 1, "v": 1, "s": 5}).stamp is None  # not ours: ignored
+    assert payload.decode({"m": {}, "c": 1, "v": 1, "s": None}).stamp is None
 
 
 def test_head_of_a_stamped_payload_ends_with_its_stamp_for_every_serializer():

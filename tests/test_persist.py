@@ -14,7 +14,12 @@ import json
 import pytest
 
 from pyramid_session_redis import lifecycle, persist
-from pyramid_session_redis.exceptions import SessionBackendError, SessionConflict, SessionPayloadTooLarge
+from pyramid_session_redis.exceptions import (
+    SessionBackendError,
+    SessionConflict,
+    SessionPayloadError,
+    SessionPayloadTooLarge,
+)
 from pyramid_session_redis.policy import Action, Decision
 
 from .helpers import Ids, Reports, factory_for, loaded_session, new_session, run, signed, stored_session
@@ -212,31 +217,45 @@ def test_a_write_refuses_a_payload_over_the_limit_naming_size_and_limit(redis_se
     assert caught.value.limit == 100 and caught.value.size > 500
 
 
-def test_a_payload_over_the_limit_leaves_redis_untouched_even_the_doomed_key(redis_server, redis_client, commands):
+@pytest.mark.parametrize("value", ["x" * 500, {1, 2}])
+def test_a_payload_that_cannot_be_stored_stores_nothing_but_the_doomed_key_still_goes(
+        redis_server, redis_client, commands, value):
     factory = factory_for(redis_server.url, max_payload_bytes=100)
     sid = stored_session(factory, {"a": 1})
-    before = redis_client.get(sid)
     session = loaded_session(factory, sid)
     session.regenerate_id()
     session.ensure_id()
-    session["big"] = "x" * 500
+    session["big"] = value
     commands.reset()
-    with pytest.raises(SessionPayloadTooLarge):
+    with pytest.raises(SessionPayloadError):
         persist.carry_out(session, Decision(Action.CREATE, delete_old=True, ttl=60))
-    assert commands.counts() == {}
-    assert redis_client.keys("*") == [sid.encode()] and redis_client.get(sid) == before
+    # Nothing is written, but the session regenerated away (or invalidated) still ends.
+    assert commands.counts() == {"del": 1}
+    assert redis_client.keys("*") == [] and session._doomed is None
 
 
-def test_an_unchanged_oversized_payload_that_is_already_stored_is_not_refused(redis_server, redis_client, commands):
-    big = factory_for(redis_server.url, max_payload_bytes=None)
-    sid = stored_session(big, {"big": "x" * 500})
-    strict = factory_for(redis_server.url, max_payload_bytes=100)
-    session = loaded_session(strict, sid)
-    assert session["big"] == "x" * 500
-    assert persist.serialized(session, None, session._stamp) == redis_client.get(sid)  # the bytes as loaded
+def test_a_payload_that_cannot_be_stored_over_a_stored_session_leaves_it_as_it_was(factory, redis_client, commands):
+    sid = stored_session(factory, {"a": 1})
+    before = redis_client.get(sid)
+    session = loaded_session(factory, sid)
+    session["bad"] = "\ud800"
     commands.reset()
-    persist.carry_out(session, Decision(Action.SAVE_IF_CHANGED, ttl=60))
-    assert commands.counts() == {}
+    with pytest.raises(SessionPayloadError):
+        persist.carry_out(session, Decision(Action.SAVE, ttl=60))
+    assert commands.counts() == {} and redis_client.get(sid) == before
+
+
+@pytest.mark.parametrize("failure", [TypeError("no"), RecursionError("deep"), OverflowError("big")])
+def test_whatever_a_serializer_raises_is_a_session_payload_error(redis_server, failure):
+    def serialize(payload):
+        raise failure
+
+    factory = factory_for(redis_server.url, serialize=serialize, deserialize=json.loads)
+    session = new_session(factory)
+    session["a"] = 1
+    with pytest.raises(SessionPayloadError, match=f"cannot be serialized \\({type(failure).__name__}: ") as caught:
+        persist.serialized(session, None, None)
+    assert caught.value.__cause__ is failure
 
 
 # -- persist_now: do_persist() -------------------------------------------------------
@@ -375,10 +394,10 @@ def test_a_write_into_a_session_deleted_meanwhile_without_a_conflict_hook_is_dro
 
 
 @pytest.mark.parametrize("on_conflict", ["merge", "raise"])
-def test_regenerate_id_then_do_persist_without_a_cookie_writes_the_old_key_whole_with_a_plain_set(
-        redis_server, redis_client, commands, on_conflict):
-    """settle() moves the session back under the id the browser's cookie holds; what that key
-    holds now is not known (_raw None), so the checked write is a plain SET of the whole session."""
+def test_regenerate_id_then_do_persist_without_a_cookie_ends_the_session_under_both_ids(
+        redis_server, redis_client, commands, on_conflict, caplog):
+    """settle() cannot move the session back under the id the browser's cookie holds (it may be
+    one an attacker planted): the old key and the copy under the new id are both deleted."""
 
     def regenerate_and_persist(session):
         session["user"] = "alice"
@@ -394,18 +413,16 @@ def test_regenerate_id_then_do_persist_without_a_cookie_writes_the_old_key_whole
     response = app.get("/v")
     new_id = ast.literal_eval(response.text)
     assert new_id != sid and "Set-Cookie" not in response.headers
-    counts = commands.counts()
-    assert (counts.get("set"), counts.get("del"), counts.get("evalsha"), counts.get("eval")) == (2, 1, None, None)
-    assert redis_client.keys("*") == [sid.encode()]  # the copy under the new id is gone
-    assert stored_data(redis_client, sid) == {"a": 1, "user": "alice"}
+    assert commands.counts() == {"getex": 1, "set": 1, "del": 2}  # load, do_persist(), both keys deleted
+    assert redis_client.keys("*") == []
+    assert "regenerate_id() was called, but the response carried no session cookie" in caplog.text
 
 
 @pytest.mark.parametrize("on_conflict", ["merge", "raise"])
-def test_a_regenerated_session_emptied_without_a_cookie_is_deleted_under_its_old_id(
+def test_a_regenerated_session_emptied_without_a_cookie_is_deleted_under_both_ids(
         redis_server, redis_client, commands, on_conflict):
-    """Nothing is known of what the old key holds (a do_persist() stored the session under its
-    new id, which settle() moves back to the browser's), and the session is empty: the old key
-    is deleted, not written with nothing, and so is the copy under the new id."""
+    """A do_persist() stored the session under its new id, which the response cannot tell the
+    browser, and the session was then emptied: both keys are deleted, and nothing is written."""
 
     def regenerate_and_empty(session):
         session.regenerate_id()

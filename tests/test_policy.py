@@ -18,7 +18,7 @@ from pyramid_session_redis.policy import (
 
 
 def rules(**options: Any):
-    return resolve_rules(validate({"secret": "s", **options}))
+    return resolve_rules(validate({"secret": "s" * 32, **options}))
 
 
 def view(**fields: Any) -> SessionView:
@@ -117,13 +117,16 @@ def test_exception_response_sets_no_cookie_but_deletes_an_ended_sessions():
         assert cookie_action(v, rules(), allowed=False, may_set=False) is Cookie.KEEP
 
 
-def test_exception_response_keeps_the_cookie_of_a_regenerated_session():
-    # The new id cannot be told: the session stays under the old one (persist.settle).
+def test_exception_response_still_sends_the_new_cookie_of_a_regenerated_session():
+    # cookie_on_exception = false: the old id is dead, and keeping it would keep an id an
+    # attacker may have planted; the new cookie goes out (raise HTTPFound after login).
     regenerated = view(**NEW, doomed=True, keep=True, recookie=True, regenerated=True)
     assert cookie_action(regenerated, rules(), allowed=True) is Cookie.SET
-    assert cookie_action(regenerated, rules(), allowed=True, may_set=False) is Cookie.KEEP
-    persisted = view(new=True, doomed=True, keep=True, recookie=True, regenerated=True)
-    assert cookie_action(persisted, rules(), allowed=True, may_set=False) is Cookie.KEEP
+    assert cookie_action(regenerated, rules(), allowed=True, may_set=False) is Cookie.SET
+    persisted = view(new=True, doomed=True, keep=True, recookie=True, regenerated=True)  # then do_persist()
+    assert cookie_action(persisted, rules(), allowed=True, may_set=False) is Cookie.SET
+    # A response that refuses cookies carries none, not even this one (persist.settle ends the session).
+    assert cookie_action(regenerated, rules(), allowed=False) is Cookie.KEEP
 
 
 def test_ensure_id_keeps_an_empty_new_session():

@@ -18,7 +18,7 @@ from pyramid_session_redis.payload import json_deserialize, json_serialize, migr
 from pyramid_session_redis.policy import resolve_rules
 from pyramid_session_redis.resolved import Hooks, SessionSettings, default_id_generator, serializers, unpickles
 
-SECRET = "a secret for the resolved tests"
+SECRET = "a secret for the tests of resolved.py"
 
 
 def options(**kwargs):
@@ -45,6 +45,9 @@ def test_default_settings_are_the_documented_defaults():
     assert resolved.new_id is default_id_generator
     assert resolved.rewrite_pickles is True  # the default JSON stores a 1.x pickle read again as JSON
     assert SessionSettings.from_options(options(serializer="pickle"), jar).rewrite_pickles is False
+    assert SessionSettings.from_options(options(serializer="msgpack"), jar).rewrite_pickles is False
+    assert SessionSettings.from_options(options(serializer="orjson"), jar).rewrite_pickles is True
+    assert SessionSettings.from_options(options(serializer="msgspec"), jar).rewrite_pickles is True
     assert resolved.max_payload_bytes == 1024 * 1024
     assert (resolved.checked_writes, resolved.merge_conflicts, resolved.degrade) == (True, True, False)
     assert resolved.conflict_seconds == 5.0  # redis_socket_timeout's default
@@ -133,6 +136,14 @@ def test_the_msgpack_serializer_keeps_bytes_and_str_apart():
     assert deserialize(raw) == {"b": b"\x00\xff", "s": "é"}
 
 
+@pytest.mark.parametrize("name", ["orjson", "msgspec"])
+def test_orjson_and_msgspec_store_the_json_serializers_json(name):
+    serialize, deserialize = serializers(options(serializer=name))
+    value = {"s": "é", "n": [1, 2.5, None, True], "t": (1, 2)}
+    assert serialize(value) == json_serialize(value)
+    assert deserialize(json_serialize(value)) == json_deserialize(serialize(value)) == {**value, "t": [1, 2]}
+
+
 def test_given_serialize_and_deserialize_are_used_as_they_are():
     assert serializers(options(serialize=json.dumps, deserialize=json.loads)) == (json.dumps, json.loads)
 
@@ -141,6 +152,8 @@ def test_given_serialize_and_deserialize_are_used_as_they_are():
     ({}, False),
     ({"serializer": "json"}, False),
     ({"serializer": "msgpack"}, False),
+    ({"serializer": "orjson"}, False),
+    ({"serializer": "msgspec"}, False),
     ({"serializer": "pickle"}, True),
     ({"pickle_migration": True}, True),
     ({"serialize": pickle.dumps, "deserialize": pickle.loads}, True),

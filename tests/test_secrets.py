@@ -8,6 +8,7 @@ mattering once the browsers have been given re-signed cookies.
 from __future__ import annotations
 
 import hmac
+import logging
 
 import pytest
 from webtest import TestApp
@@ -18,7 +19,9 @@ from pyramid_session_redis.exceptions import InvalidSession_BadCookie, InvalidSe
 
 from .app import make_app, make_wsgi
 
-OLD, NEW, OLDER = "the old secret", "the new secret", "an even older secret"
+# Passphrases (spaces and all) of at least 32 bytes, as secrets must be.
+OLD, NEW, OLDER = "the old secret, a passphrase of words", "the new secret, a passphrase too", \
+    "an even older secret, also a passphrase"
 
 
 class Seen(list):
@@ -60,18 +63,96 @@ def test_a_cookie_of_a_secret_not_listed_is_refused(redis_server, redis_client):
     assert seen == [InvalidSession_BadCookie]
 
 
-def test_several_fallbacks_from_ini(redis_server, redis_client):
+def test_several_fallbacks_from_ini_one_per_line(redis_server, redis_client):
     factory = session_factory_from_settings({
         "redis.sessions.secret": NEW,
-        "redis.sessions.secret_fallbacks": f"\n{OLD.replace(' ', '-')}\n{OLDER.replace(' ', '-')}\n",
+        # What a multi-line ini value reads as: blank lines and indentation are not secrets.
+        "redis.sessions.secret_fallbacks": f"\n  {OLD}\n\n{OLDER}  \n",
         "redis.sessions.redis_url": redis_server.url,
     })
-    assert factory.options["secret_fallbacks"] == ("the-old-secret", "an-even-older-secret")
-    older = make_app(redis_server.url, secret="an-even-older-secret")
+    assert factory.options["secret_fallbacks"] == (OLD, OLDER)
+    older = make_app(redis_server.url, secret=OLDER)
     older.get("/write?key=k&value=v2")
     app = TestApp(make_wsgi(factory))
     app.set_cookie("session", older.cookies["session"])
     assert app.get("/read?key=k").text == "'v2'"
+
+
+def test_a_passphrase_moved_into_the_fallbacks_stays_one_secret(redis_server, redis_client):
+    """Split at white space, it became several one-word secrets: the cookies of
+    the passphrase were refused, and a cookie signed with one word was accepted."""
+    passphrase = "correct horse battery staple, and then some"
+    before = make_app(redis_server.url, secret=passphrase)
+    before.get("/write?key=user&value=alice")
+    factory = session_factory_from_settings({
+        "redis.sessions.secret": NEW,
+        "redis.sessions.secret_fallbacks": passphrase,
+        "redis.sessions.redis_url": redis_server.url,
+    })
+    assert factory.options["secret_fallbacks"] == (passphrase,)
+    seen = Seen()
+
+    def browser(cookie):
+        app = make_app(redis_server.url, secret=NEW, secret_fallbacks=list(factory.options["secret_fallbacks"]),
+                       func_invalid_logger=seen)
+        app.set_cookie("session", cookie)
+        return app
+
+    assert browser(before.cookies["session"]).get("/read?key=user").text == "'alice'" and seen == []
+    # A cookie signed with one word of the passphrase is forged.
+    forger = make_app(redis_server.url, secret="horse", allow_short_secret=True)
+    forger.get("/write?key=user&value=mallory")
+    assert browser(forger.cookies["session"]).get("/read?key=user").text == "None"
+    assert seen == [InvalidSession_BadCookie]
+
+
+def test_a_short_fallback_is_refused_at_start_up_naming_the_setting():
+    with pytest.raises(InvalidSetting) as caught:
+        session_factory_from_settings({
+            "redis.sessions.secret": NEW,
+            "redis.sessions.secret_fallbacks": "correct horse battery staple",  # 28 bytes
+            "redis.sessions.redis_url": "memory://short-fallback",
+        })
+    message = str(caught.value)
+    assert "redis.sessions.secret_fallbacks: its secret is 28 bytes long" in message
+    assert "at least 32 bytes" in message and "redis.sessions.allow_short_secret = true" in message
+    assert "correct" not in message  # the secret itself is never shown
+    with pytest.raises(InvalidSetting, match="secret_fallbacks: secret 2 of 3 is 5 bytes long"):
+        RedisSessionFactory(secret=NEW, secret_fallbacks=[OLD, "short", OLDER], redis_url="memory://")
+
+
+def test_a_short_secret_logs_a_warning_at_start_up_naming_the_setting(caplog):
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        session_factory_from_settings({"redis.sessions.secret": "seekrit", "redis.sessions.redis_url": "memory://"})
+    assert "redis.sessions.secret is 7 bytes long; use at least 32 random bytes" in caplog.text
+    assert "seekrit" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        RedisSessionFactory("seekrit", redis_url="memory://")  # as 1.8 accepted it: it still starts
+    assert "secret is 7 bytes long" in caplog.text and "allow_short_secret = true silences this" in caplog.text
+
+
+@pytest.mark.parametrize("secret", ["x" * 32, "✓" * 11])  # 32 bytes; 11 characters of 3 bytes each
+def test_a_secret_of_32_bytes_is_long_enough(caplog, secret):
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        RedisSessionFactory(secret=secret, secret_fallbacks=[secret], redis_url="memory://")
+    assert caplog.text == ""
+
+
+def test_allow_short_secret_opts_out_of_both_checks(redis_server, redis_client, caplog):
+    with caplog.at_level(logging.WARNING, "pyramid_session_redis"):
+        factory = session_factory_from_settings({
+            "redis.sessions.secret": "test",
+            "redis.sessions.secret_fallbacks": "old",
+            "redis.sessions.allow_short_secret": "true",
+            "redis.sessions.redis_url": redis_server.url,
+        })
+    assert caplog.text == "" and factory.options["secret_fallbacks"] == ("old",)
+    older = make_app(redis_server.url, secret="old", allow_short_secret=True)
+    older.get("/write?key=k&value=v")
+    app = TestApp(make_wsgi(factory))
+    app.set_cookie("session", older.cookies["session"])
+    assert app.get("/read?key=k").text == "'v'"
 
 
 def test_signer_verify_says_which_secret_signed():
@@ -109,7 +190,7 @@ def test_signatures_are_compared_in_constant_time(monkeypatch):
     assert compared == [(64, 64), (64, 64)]  # every candidate secret, through compare_digest
 
 
-@pytest.mark.parametrize("bad", ["old secret", [""], ["  "], [1], "none"])
+@pytest.mark.parametrize("bad", [OLD, [""], ["  "], [1], "none"])
 def test_bad_fallbacks_are_refused_naming_the_setting(bad):
     with pytest.raises(InvalidSetting, match="secret_fallbacks"):
         RedisSessionFactory(secret=NEW, secret_fallbacks=bad)

@@ -402,3 +402,17 @@ def test_ipv6_sentinels_and_pairs_are_accepted_without_connecting():
     factory = RedisSessionFactory(secret=SECRET, redis_sentinels=["[::1]:26379", ("10.0.0.2", "26380")],
                                   redis_sentinel_master="mymaster")
     assert factory.options["redis_sentinels"] == (("::1", 26379), ("10.0.0.2", 26380))
+
+
+@pytest.mark.slow
+def test_local_cache_serves_sentinel_sessions_with_no_command(setup, master):
+    app = sentinel_app(setup, local_cache=100)
+    other = sentinel_app(setup, local_cache=100)
+    other.cookiejar = app.cookiejar  # one browser, two workers
+    app.get("/write", params={"key": "colour", "value": "blue"})
+    assert other.get("/read", params={"key": "colour"}).text == "'blue'"
+    master.config_resetstat()
+    assert other.get("/read", params={"key": "colour"}).text == "'blue'"
+    assert "cmdstat_getex" not in master.info("commandstats")
+    app.get("/write", params={"key": "colour", "value": "red"})
+    assert other.get("/read", params={"key": "colour"}).text == "'red'"

@@ -7,7 +7,9 @@ import datetime
 
 import pytest
 
-from .helpers import payload, run
+from pyramid_session_redis.payload import MAX_EPOCH, MAX_TIMEOUT
+
+from .helpers import factory_for, new_session, payload, run
 
 
 def test_changed_forces_a_write_when_detect_changes_is_off(redis_server, redis_client, commands):
@@ -165,3 +167,26 @@ def test_several_increments_in_one_request_all_count_when_merged_with_another_re
     persist.carry_out(first, Decision(Action.SAVE, ttl=60))
     persist.carry_out(second, Decision(Action.SAVE, ttl=60))
     assert payload(redis_client)["m"] == {"n": 16}
+
+
+# -- the values a view may give: refused where they are given, never by Redis later ------------
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_TIMEOUT + 1, 10**30])
+def test_adjust_session_timeout_refuses_what_redis_would_refuse_later(redis_server, bad):
+    session = new_session(factory_for(redis_server.url))
+    with pytest.raises(ValueError, match=f"timeout_seconds must be from 0 to {MAX_TIMEOUT}"):
+        session.adjust_session_timeout(bad)
+    session.adjust_session_timeout(MAX_TIMEOUT)
+    assert session.timeout == MAX_TIMEOUT
+    session.adjust_session_timeout(0)
+    assert session.timeout is None
+
+
+@pytest.mark.parametrize("bad", [0, -5, MAX_EPOCH + 1, 10**30])
+def test_adjust_session_expires_refuses_what_redis_would_refuse_later(redis_server, bad):
+    session = new_session(factory_for(redis_server.url))
+    with pytest.raises(ValueError, match=f"expires_epoch must be from 1 to {MAX_EPOCH}"):
+        session.adjust_session_expires(bad)
+    session.adjust_session_expires(MAX_EPOCH)
+    assert session.expires == MAX_EPOCH

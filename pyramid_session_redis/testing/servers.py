@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -144,6 +145,7 @@ class RedisServer:
         self.config = None if config is None and not sentinel else list(config or [])
         self.sentinel = sentinel
         self.port = 0
+        self.paused = False  # stopped with SIGSTOP (``pause()``)
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
 
@@ -228,16 +230,32 @@ class RedisServer:
         """Start again on the same port and directory after ``kill()`` or ``stop(keep_dir=True)``."""
         return self.start(port=self.port)
 
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections open but answers nothing (a
+        stalled Redis: a hung host, a long fork, a network that drops packets)
+        until ``resume()``."""
+        assert self.process is not None, "the server is not running"
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause()``: the server answers what it was sent meanwhile."""
+        if self.process is not None and self.paused:
+            self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown, no goodbye to clients."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
             self.process = None
+        self.paused = False
 
     def stop(self, keep_dir: bool = False) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and remove its directory unless ``keep_dir``."""
         if self.process is not None:
+            self.resume()  # (a stopped process would not act on SIGTERM)
             terminate(self.process)
             self.process = None
         if self._dir is not None and not keep_dir:
