@@ -34,3 +34,6 @@ master_doc = "index"
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False
+# A frame around the screenshots (the images' :class: screenshot).
+html_static_path = ["_static"]
+html_css_files = ["screenshots.css"]
