@@ -13,7 +13,9 @@ from typing import Any, Dict
 from pyramid.config import Configurator
 from pyramid.router import Router
 
-from .views import add_demo_views
+from pyramid_session_redis.exceptions import SessionBackendError
+
+from .views import add_demo_views, redis_failed
 
 
 def main(global_config: Dict[str, Any], **settings: Any) -> Router:
@@ -24,4 +26,6 @@ def main(global_config: Dict[str, Any], **settings: Any) -> Router:
         # Traces every request's session for the session page (a tween).
         config.include(".requestlog")
         add_demo_views(config)
+        # A session Redis cannot load is a 503 page that says so.
+        config.add_exception_view(redis_failed, context=SessionBackendError)
     return config.make_wsgi_app()

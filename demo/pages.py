@@ -140,3 +140,14 @@ log below on the next visit.</p>
 {log_html}
 """
     return layout(request, "This session", body)
+
+
+def redis_failed_page(request: Request, error: str) -> str:
+    body = (
+        '<p class="flash">The demo cannot reach its Redis, where the sessions live: '
+        "no page can load or store a session until Redis answers again.</p>\n"
+        f"<p><code>{esc(error)}</code></p>\n"
+        '<p class="note">The library raised <code>SessionBackendError</code>; the demo renders it '
+        "with an exception view (see docs/reliability.rst).</p>"
+    )
+    return layout(request, "Redis is unreachable", body)

@@ -16,6 +16,8 @@ from pyramid.interfaces import ISessionFactory
 from pyramid.request import Request
 from pyramid.response import Response
 
+from pyramid_session_redis.exceptions import SessionBackendError
+
 from . import pages
 from .requestlog import commands_so_far, request_log
 
@@ -123,3 +125,10 @@ def add_demo_views(config: Configurator) -> None:
     config.add_view(say, route_name="say", require_csrf=True)
     config.add_view(login, route_name="login", require_csrf=True)
     config.add_view(logout, route_name="logout", require_csrf=True)
+
+
+def redis_failed(exc: SessionBackendError, request: Request) -> Response:
+    """Redis did not answer: a page that says so (503), instead of a bare error page.
+    (The demo's own exception view, added by ``demo.main``: the load test has its own.)"""
+    log.error("sessions unavailable: %s", exc)
+    return Response(pages.redis_failed_page(request, str(exc)), status=503)

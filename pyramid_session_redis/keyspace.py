@@ -82,6 +82,29 @@ class Keyspace(LazyClient):
         return int(cursors[node.name]), list(keys)
 
     @as_backend_error
+    def key_counts(self) -> List[Tuple[Any, int]]:
+        """``DBSIZE`` of each node that ``random_keys`` draws from: every primary of a
+        cluster, else ``[(None, dbsize)]``.  One command per node, O(1) on the server."""
+        client: Any = self.client
+        if isinstance(self.client, RedisCluster):
+            return [(node, int(client.get_redis_connection(node).dbsize())) for node in client.get_primaries()]
+        return [(None, int(self.client.dbsize()))]
+
+    @as_backend_error
+    def random_keys(self, node: Any, count: int) -> List[Optional[bytes]]:
+        """``count`` ``RANDOMKEY`` draws from ``node`` (from ``key_counts``), in one pipeline.
+
+        For estimates on a database too large to walk: each draw is a key of
+        the whole database (not only sessions), about uniformly at random and
+        with replacement; None when the database is empty.  O(1) each on the server.
+        """
+        client: Any = self.client if node is None else self.client.get_redis_connection(node)
+        pipe = client.pipeline(transaction=False)
+        for _ in range(count):
+            pipe.randomkey()
+        return list(pipe.execute())
+
+    @as_backend_error
     def sizes_and_ttls(self, keys: Sequence[bytes]) -> List[Tuple[Optional[int], int]]:
         """``(STRLEN, TTL)`` of each key of a page, for the statistics.
 

@@ -20,7 +20,9 @@ pipq() {
 if [ ! -x bench/.venvs/ours/bin/python ]; then
     "$PYTHON" -m venv bench/.venvs/ours
 fi
-pipq bench/.venvs/ours -e '.[testing,demo,bench]'
+# shellcheck source=scripts/lib/install.sh
+. scripts/lib/install.sh
+install_once bench/.venvs/ours -e '.[testing,demo,bench]'
 pins=$(bench/.venvs/ours/bin/python -c '
 from importlib.metadata import version
 print(" ".join(f"{p}=={version(p)}" for p in ("redis", "pyramid", "webob", "waitress")))')

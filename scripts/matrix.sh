@@ -3,7 +3,7 @@
 # the slow cluster/Sentinel/TLS tests and without coverage (the main run on .venv
 # has both), on every CPython from 3.8 to 3.13 found under ~/.pyenv/versions/;
 # then a floor job (Python 3.8 with the oldest pyramid, webob and redis that
-# setup.py accepts) and a ceiling job (Python 3.13 with the newest releases).
+# pyproject.toml accepts) and a ceiling job (Python 3.13 with the newest releases).
 # Each job has its own venv under .venvs/ and prints one line
 # `matrix: <name>: N passed` or `matrix: <name>: FAILED`.  A missing interpreter
 # skips its jobs, with a line saying so.  Exit status: non-zero if any job failed.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 PYENV_VERSIONS=${PYENV_VERSIONS:-$HOME/.pyenv/versions}
-# Keep in step with setup.py (python_requires, install_requires).  webob 1.8.3,
+# Keep in step with pyproject.toml (requires-python, dependencies).  webob 1.8.3,
 # not 1.8.0: pyramid 2.0 itself requires webob>=1.8.3.
 FLOOR="pyramid==2.0 webob==1.8.6 redis==4.6.0"
 # A fresh venv gets the newest releases anyway; --upgrade-strategy eager says so

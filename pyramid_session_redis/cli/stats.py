@@ -2,6 +2,11 @@
 
 One walk over the keys, a pipeline of STRLEN and TTL per page; every count is
 exact for the keys SCAN returned, the percentiles by the nearest-rank method.
+
+With ``--sample N`` there is no walk: random keys of the whole database
+(RANDOMKEY, pipelined, drawn from each cluster primary in proportion to its
+DBSIZE) until N of them are sessions, and the counts are the sample's scaled
+by DBSIZE / draws: estimates, which the report says they are.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import argparse
 import bisect
 import json
 import math
+import random
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 from .errors import OK
 from .progress import Progress, Silent, isatty
@@ -25,6 +31,9 @@ TTL_BOUNDS = (60, 5 * 60, 20 * 60, 60 * 60, 24 * 60 * 60)
 TTL_LABELS = ("< 1 min", "1 - 5 min", "5 - 20 min", "20 min - 1 h", "1 h - 1 day", ">= 1 day")
 NO_TTL = "no TTL"
 PERCENTILES = (("min", 0.0), ("median", 50.0), ("p90", 90.0), ("p99", 99.0), ("max", 100.0))
+# --sample gives up after this many draws per session wanted: sessions are then
+# fewer than 1 key in MAX_DRAWS_PER_SESSION, and the estimate is made from what was drawn.
+MAX_DRAWS_PER_SESSION = 50
 
 
 @dataclass
@@ -79,6 +88,52 @@ def buckets(values: array[int], bounds: Sequence[int], labels: Sequence[str]) ->
     return dict(zip(labels, counts))
 
 
+@dataclass
+class Sample:
+    """How a ``--sample`` census was drawn: ``draws`` random keys of a database of ``keys`` keys."""
+
+    keys: int
+    wanted: int
+    draws: int = 0
+
+    @property
+    def scale(self) -> float:
+        """Each drawn key stands for this many keys of the database (a sample has one draw at least)."""
+        return self.keys / self.draws
+
+
+class SampleProgress(Progress):
+    def line(self, scanned: int, deleted: Optional[int]) -> str:
+        return f"{self.label}: drew {scanned} random keys, {deleted} of them sessions"
+
+
+def take_sample(target: Target, wanted: int, batch: int, progress: Progress) -> Union[Tuple[Census, Sample], int]:
+    """At least ``wanted`` sessions drawn at random (with replacement), in pipelines of
+    ``batch`` RANDOMKEYs, or the whole database's size when it is no larger than ``wanted``."""
+    counts = [(node, size) for node, size in target.keys.key_counts() if size]
+    keys = sum(size for _, size in counts)
+    if keys <= wanted:
+        return keys
+    census, sample = Census(), Sample(keys=keys, wanted=wanted)
+    prefix = target.prefix.encode()
+    limit = MAX_DRAWS_PER_SESSION * wanted
+    while census.sessions < wanted and sample.draws < limit:
+        # Draw about as many as should bring the sessions wanted, at the rate seen so far.
+        rate = max(census.sessions / sample.draws, 1 / MAX_DRAWS_PER_SESSION) if sample.draws else 1.0
+        size = min(batch, limit - sample.draws, math.ceil((wanted - census.sessions) / rate))
+        picks = random.choices(range(len(counts)), [n for _, n in counts], k=size)
+        for index in sorted(set(picks)):
+            drawn = target.keys.random_keys(counts[index][0], picks.count(index))
+            sample.draws += len(drawn)
+            mine = [key for key in drawn if key is not None and key.startswith(prefix)]
+            census.scanned += len(mine)
+            census.add(target.keys.sizes_and_ttls(mine))
+        census.batches += 1
+        progress.update(sample.draws, census.sessions)
+    progress.finish(sample.draws, census.sessions)
+    return census, sample
+
+
 def take_census(target: Target, batch: int, progress: Progress) -> Census:
     census = Census()
     for page in target.keys.scan_pages(target.match, batch):
@@ -90,7 +145,30 @@ def take_census(target: Target, batch: int, progress: Progress) -> Census:
     return census
 
 
-def stats_report(target: Target, census: Census, batch: int) -> Dict[str, Any]:
+def _scaled(value: Any, scale: float) -> Any:
+    """A count of the sample as an estimate for the database (dicts of counts alike)."""
+    if isinstance(value, dict):
+        return {name: _scaled(count, scale) for name, count in value.items()}
+    return round(value * scale)
+
+
+def sample_report(sample: Sample, census: Census) -> Dict[str, Any]:
+    """The ``sampled`` part of the report: what was drawn, and the 95% margin of the session count."""
+    share = census.sessions / sample.draws
+    margin = 1.96 * math.sqrt(share * (1 - share) / sample.draws) * sample.keys
+    return {
+        "method": "RANDOMKEY",
+        "keys_in_database": sample.keys,
+        "draws": sample.draws,
+        "sessions_drawn": census.sessions,
+        "sessions_wanted": sample.wanted,
+        "sessions_margin_95": round(margin),
+    }
+
+
+def stats_report(target: Target, census: Census, batch: int, sample: Optional[Sample] = None) -> Dict[str, Any]:
+    """The report; with ``sample``, every count and total is the sample's times ``sample.scale``
+    (the percentiles are the sample's own)."""
     ttl_buckets = buckets(census.ttls, TTL_BOUNDS, TTL_LABELS)
     ttl_buckets[NO_TTL] = census.no_ttl
     report: Dict[str, Any] = {
@@ -114,7 +192,19 @@ def stats_report(target: Target, census: Census, batch: int) -> Dict[str, Any]:
         "scanned": census.scanned,
         "scan_batches": census.batches,
         "batch": batch,
+        "sampled": None,
     }
+    if sample is not None:
+        scale = sample.scale
+        report["sessions"] = _scaled(census.sessions, scale)
+        report["total_bytes"] = _scaled(census.total_bytes, scale)
+        report["size_bytes"]["buckets"] = _scaled(report["size_bytes"]["buckets"], scale)
+        for name in ("with_ttl", "no_ttl", "buckets"):
+            report["ttl_seconds"][name] = _scaled(report["ttl_seconds"][name], scale)
+        report["not_strings"] = _scaled(census.not_strings, scale)
+        report["vanished"] = _scaled(census.vanished, scale)
+        report["scanned"] = report["scan_batches"] = 0
+        report["sampled"] = sample_report(sample, census)
     if not target.prefix:
         report["warning"] = empty_prefix_warning(target)
     return report
@@ -133,11 +223,22 @@ def stats_text(report: Dict[str, Any]) -> List[str]:
     lines = [
         f"prefix:      {prefix!r}" + ("   <-- EMPTY: every key in the database counts" if not prefix else ""),
         f"redis:       {report['location']}, db {report['db']}" + (" (Redis Cluster)" if report["cluster"] else ""),
-        f"scanned:     {report['scanned']} keys in {report['scan_batches']} SCAN batches "
-        f"(MATCH {report['match']} COUNT {report['batch']})",
-        f"sessions:    {report['sessions']}",
-        f"total size:  {report['total_bytes']} bytes ({human_bytes(report['total_bytes'])})",
     ]
+    sampled = report["sampled"]
+    if sampled is None:
+        lines += [
+            f"scanned:     {report['scanned']} keys in {report['scan_batches']} SCAN batches "
+            f"(MATCH {report['match']} COUNT {report['batch']})",
+            f"sessions:    {report['sessions']}",
+            f"total size:  {report['total_bytes']} bytes ({human_bytes(report['total_bytes'])})",
+        ]
+    else:
+        lines += [
+            f"SAMPLED:     {sampled['draws']} random keys (RANDOMKEY) of the {sampled['keys_in_database']} "
+            f"in the database, {sampled['sessions_drawn']} of them sessions: every count below is an ESTIMATE",
+            f"sessions:    ~{report['sessions']} (+/- {sampled['sessions_margin_95']} at 95%)",
+            f"total size:  ~{report['total_bytes']} bytes (~{human_bytes(report['total_bytes'])})",
+        ]
     if report["not_strings"]:
         lines.append(f"not strings: {report['not_strings']} keys (not sessions; left out)")
     if report["vanished"]:
@@ -146,7 +247,8 @@ def stats_text(report: Dict[str, Any]) -> List[str]:
         return lines
     size, ttl = report["size_bytes"], report["ttl_seconds"]
     names = [name for name, _ in PERCENTILES]
-    lines += ["", f"{'':15}" + "".join(f"{name:>10}" for name in names)]
+    head = "(of the sample)" if sampled is not None else ""
+    lines += ["", f"{head:15}" + "".join(f"{name:>10}" for name in names)]
     lines.append(f"{'size (bytes)':15}" + "".join(f"{size[name]:>10}" for name in names))
     if ttl["with_ttl"]:
         lines.append(f"{'TTL (seconds)':15}" + "".join(f"{ttl[name]:>10}" for name in names))
@@ -161,9 +263,20 @@ def cmd_stats(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO
     """The report, as text or JSON; progress only on a terminal (stdout stays the report)."""
     if not target.prefix:
         err.write(empty_prefix_warning(target) + "\n")
-    progress = Progress(err, "stats", None, 1) if isatty(err) else Silent(err, "", None, 1)
-    census = take_census(target, args.batch, progress)
-    report = stats_report(target, census, args.batch)
+    tty = isatty(err)
+    sample: Optional[Sample] = None
+    census: Optional[Census] = None
+    if args.sample is not None:
+        drawn = take_sample(target, args.sample, args.batch,
+                            SampleProgress(err, "sampling", None, 1) if tty else Silent(err, "", None, 1))
+        if isinstance(drawn, int):
+            err.write(f"stats: the database holds {drawn} keys, no more than --sample {args.sample}: "
+                      "counting them all instead (exact)\n")
+        else:
+            census, sample = drawn
+    if census is None:
+        census = take_census(target, args.batch, Progress(err, "stats", None, 1) if tty else Silent(err, "", None, 1))
+    report = stats_report(target, census, args.batch, sample)
     if args.json:
         out.write(json.dumps(report, indent=2) + "\n")
     else:

@@ -8,7 +8,9 @@ application uses, and describes where that is without showing a password.
 from __future__ import annotations
 
 import argparse
+import configparser
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
 from typing import Any, Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +21,7 @@ from ..exceptions import InvalidSetting
 from ..keyspace import Keyspace
 from ..resolved import serializers, warn_if_unpickling
 from ..store import RedisStore
-from .errors import NOT_FOUND, USAGE, Failure, setting
+from .errors import NOT_FOUND, USAGE, Failure, one_line, setting
 
 # Options that say where Redis is; --redis-url replaces all of them.
 _LOCATION_OPTIONS = (
@@ -56,21 +58,57 @@ def escape_glob(text: str) -> str:
     return "".join("\\" + char if char in _GLOB_SPECIALS else char for char in text)
 
 
-def read_settings(config_uri: str) -> Dict[str, Any]:
-    """The application's settings, read as ``pshell`` reads them (``file.ini#section``)."""
+def read_settings(config_uri: str, variables: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The application's settings, read as ``pshell`` reads them (``file.ini#section``).
+
+    ``variables`` are the command line's ``name=value`` words, handed to the
+    loader as pshell and pserve hand theirs: they fill ``%(name)s`` and
+    ``get setting = name`` in the ini file.  Whatever stops the ini file from
+    being read is a ``Failure`` of one line: the operator needs what is wrong
+    with the file, not where in PasteDeploy it was noticed.
+    """
     from pyramid.paster import get_appsettings, setup_logging
 
+    variables = variables or {}
     try:
-        setup_logging(config_uri)
-        settings = get_appsettings(config_uri)
-    except (OSError, LookupError, ValueError) as exc:  # no file, no such section, no loader, bad URI
-        raise Failure(USAGE, f"cannot read the settings of {config_uri}: {exc}") from None
+        setup_logging(config_uri, global_conf=variables)
+        settings = get_appsettings(config_uri, options=variables)
+    except configparser.InterpolationMissingOptionError as exc:
+        raise Failure(
+            USAGE,
+            f"{config_uri}: [{exc.section}] {exc.option} uses %({exc.reference})s, which is not defined: "
+            f"give it after the file name ({exc.reference}=...) or in the file's [DEFAULT] section",
+        ) from None
+    except configparser.Error as exc:  # no section header, bad line, duplicate, bad %(...)s
+        raise Failure(USAGE, f"cannot parse {config_uri}: {one_line(exc.message)}") from None
+    except ImportError as exc:  # includes importlib.metadata.PackageNotFoundError
+        raise Failure(USAGE, f"cannot load the application of {config_uri}: {_import_problem(exc)}") from None
+    except FileNotFoundError:
+        raise Failure(USAGE, f"cannot read the settings of {config_uri}: no such file") from None
+    except (OSError, LookupError, ValueError) as exc:  # unreadable, no such section, no loader, bad URI
+        raise Failure(USAGE, f"cannot read the settings of {config_uri}: {one_line(str(exc))}") from None
+    except Exception as exc:
+        # pkg_resources.DistributionNotFound, from a PasteDeploy that still uses pkg_resources.
+        if not any(cls.__name__ == "DistributionNotFound" for cls in type(exc).__mro__):
+            raise
+        raise Failure(
+            USAGE, f"cannot load the application of {config_uri}: {one_line(str(exc))} (is its package installed?)"
+        ) from None
     return dict(settings)
+
+
+def _import_problem(exc: ImportError) -> str:
+    if isinstance(exc, PackageNotFoundError):
+        return (
+            f"the package {', '.join(map(str, exc.args))} is not installed "
+            "(pip install it, or pip install -e its project directory)"
+        )
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def load_target(args: argparse.Namespace) -> Target:
     """Validate the ``redis.sessions.*`` settings with the library's own checks, then apply the overrides."""
-    settings = read_settings(args.config_uri)
+    settings = read_settings(args.config_uri, getattr(args, "variables", None))
     try:
         options = option_table.parse_settings(settings)
     except InvalidSetting as exc:
@@ -108,6 +146,10 @@ def load_target(args: argparse.Namespace) -> Target:
             f"{setting('redis_client_callable')} builds the Redis client inside the application, per request: "
             "give --redis-url (and --cluster for a Redis Cluster) to say where the sessions are",
         )
+    if url is not None:
+        shown = hide_password(url)
+        _check_url(url, f"--redis-url {shown}" if args.redis_url is not None else
+                   f"{args.config_uri}: {setting('redis_url')} = {shown}")
     keys = open_keyspace(values)  # (connects to nothing yet)
     location, db = describe_location(values, keys)
     return Target(
@@ -120,6 +162,17 @@ def load_target(args: argparse.Namespace) -> Target:
         db=db,
         cluster=values["redis_cluster"],
     )
+
+
+def _check_url(url: str, source: str) -> None:
+    """A URL redis-py cannot use is a usage error, found before any command (a cluster's
+    client is built on first use, so its URL would otherwise fail in the middle of one)."""
+    from redis import ConnectionPool
+
+    try:
+        ConnectionPool.from_url(url)  # parses the URL as the client will, and connects to nothing
+    except ValueError as exc:
+        raise Failure(USAGE, f"{source}: {one_line(str(exc))}") from None
 
 
 def open_keyspace(values: Dict[str, Any]) -> Keyspace:
